@@ -1,0 +1,2 @@
+namespace LuoModel.PropertyTests;
+public class Smoke { [Fact] public void Builds() => Assert.True(true); }

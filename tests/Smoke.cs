@@ -1,0 +1,2 @@
+namespace LuoModel.Tests;
+public class Smoke { [Fact] public void Builds() => Assert.True(true); }
