@@ -18,8 +18,9 @@ namespace LuoModel.Fdt;
 /// (TRUNCATED), node name without NUL or property value past the end (BADSTRUCTURE), property name outside the
 /// span (BADOFFSET) or without NUL (TRUNCATED), unknown token (BADSTRUCTURE, where fdtdump prints
 /// "Unknown tag" and stops), nesting deeper than <c>maxDepth</c> (BADSTRUCTURE; the indentation makes the text
-/// grow with depth squared). Unbalanced END_NODE tokens are printed as fdtdump prints them. What was printed
-/// before the stop stays written.
+/// grow with depth squared). Unbalanced nesting is printed as fdtdump prints it (a negative depth indents like
+/// printf's negative field width) and, once FDT_END is reached, reported as BADSTRUCTURE. What was printed
+/// before a stop stays written.
 /// </remarks>
 public static class FdtDumpPrinter
 {
@@ -28,7 +29,7 @@ public static class FdtDumpPrinter
 
     private const int Shift = 4;
 
-    /// <summary>Dumps the blob; returns 0 when FDT_END was reached, else a negated libfdt code.</summary>
+    /// <summary>Dumps the blob; returns 0 when FDT_END was reached with balanced nesting, else a negated libfdt code.</summary>
     public static int Print(ReadOnlySpan<byte> blob, TextWriter w, int maxDepth = DefaultMaxDepth)
     {
         ArgumentNullException.ThrowIfNull(w);
@@ -93,6 +94,7 @@ public static class FdtDumpPrinter
         long strings = Fdt.OffDtStrings(blob);
         long p = Fdt.OffDtStruct(blob);
         long depth = 0;
+        bool wentNegative = false;
         while (true)
         {
             if (p + FdtConst.TagSize > blob.Length) return FdtError.Truncated.Neg();
@@ -101,7 +103,8 @@ public static class FdtDumpPrinter
             switch (tag)
             {
                 case FdtConst.End:
-                    return 0;
+                    // Printed like fdtdump; the code then reports nesting that did not balance.
+                    return depth == 0 && !wentNegative ? 0 : FdtError.BadStructure.Neg();
                 case FdtConst.BeginNode:
                 {
                     int nul = blob[(int)p..].IndexOf((byte)0);
@@ -117,6 +120,7 @@ public static class FdtDumpPrinter
                 }
                 case FdtConst.EndNode:
                     depth--;
+                    if (depth < 0) wentNegative = true;
                     if (Math.Abs(depth) > maxDepth) return FdtError.BadStructure.Neg();
                     Indent(w, depth);
                     w.Write("};\n");

@@ -94,6 +94,10 @@ public class PrinterTests
     [InlineData("bad-struct-no-end-token.dtb", 0)]
     [InlineData("hostile-deep-nesting.dtb", -11)]
     [InlineData("ok-nop-inside.dtb", 0)]
+    [InlineData("bad-end-node-first.dtb", -11)]
+    [InlineData("bad-missing-end-node.dtb", -11)]
+    [InlineData("bad-extra-end-node.dtb", -11)]
+    [InlineData("bad-two-roots.dtb", 0)]
     public void Fdtdump_result_codes_on_crafted_blobs(string file, int expected)
     {
         FdtDumpPrinter.ToText(Vectors.Bytes(file), out int err);
@@ -138,5 +142,79 @@ public class PrinterTests
     public void Fdtdump_string_list_rule(byte[] value, bool printable)
     {
         Assert.Equal(printable, FdtDumpPrinter.IsPrintableStringList(value));
+    }
+}
+
+/// <summary>Printer behaviour on edited and damaged blobs.</summary>
+public class PrinterRobustnessTests
+{
+    [Fact]
+    public void Dtc_drops_a_name_property_equal_to_the_base_name()
+    {
+        using var w = new FdtWriter();
+        Assert.Equal(0, w.CreateGrowable());
+        Assert.Equal(0, w.FinishReservemap());
+        Assert.Equal(0, w.BeginNode(""));
+        Assert.Equal(0, w.BeginNode("dev@1"));
+        Assert.Equal(0, w.PropertyString("name", "dev"));
+        Assert.Equal(0, w.PropertyU32("reg"u8, 1));
+        Assert.Equal(0, w.EndNode());
+        Assert.Equal(0, w.BeginNode("other"));
+        Assert.Equal(0, w.PropertyString("name", "different"));
+        Assert.Equal(0, w.EndNode());
+        Assert.Equal(0, w.EndNode());
+        Assert.Equal(0, w.Finish());
+        string text = FdtDtsPrinter.ToText(w.ToArray(), out int err);
+        Assert.Equal(0, err);
+        Assert.Equal("/dts-v1/;\n\n/ {\n\n\tdev@1 {\n\t\treg = <0x01>;\n\t};\n\n\tother {\n\t\tname = \"different\";\n\t};\n};\n", text);
+    }
+
+    [Fact]
+    public void Dts_prints_a_property_after_a_subnode_with_the_other_properties()
+    {
+        string text = FdtDtsPrinter.ToText(Vectors.Bytes("hostile-prop-after-subnode.dtb"), out int err);
+        Assert.Equal(0, err);
+        int late = text.IndexOf("late-prop", StringComparison.Ordinal);
+        Assert.True(late > 0 && late < text.IndexOf('{', text.IndexOf("/ {", StringComparison.Ordinal) + 3), text);
+    }
+
+    /// <summary>
+    /// Deterministic mutations of valid blobs (random bytes, words set to boundary values, truncation): neither
+    /// printer throws, the DTS printer reports exactly fdt_check_full's code whenever that fails, and the dump
+    /// printer returns 0 or a negative code.
+    /// </summary>
+    [Theory]
+    [InlineData("09-all-kinds.dtc.dtb")]
+    [InlineData("14-luo.libfdt.dtb")]
+    [InlineData("17-nop.libfdt.dtb")]
+    [InlineData("19-version16.dtc.dtb")]
+    public void Printers_never_throw_on_mutated_blobs(string file)
+    {
+        byte[] original = Vectors.Bytes(file);
+        var rng = new Random(20240601);
+        uint[] words = [0, 1, 2, 3, 4, 9, 0x7fffffff, 0x80000000, 0xfffffff0, 0xfffffffc, 0xffffffff, (uint)original.Length];
+        for (int iter = 0; iter < 400; iter++)
+        {
+            byte[] blob = (byte[])original.Clone();
+            int edits = 1 + rng.Next(3);
+            for (int k = 0; k < edits; k++)
+            {
+                int at = rng.Next(blob.Length) & ~3;
+                switch (rng.Next(3))
+                {
+                    case 0: blob[rng.Next(blob.Length)] = (byte)rng.Next(256); break;
+                    case 1 when at + 4 <= blob.Length:
+                        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(blob.AsSpan(at), words[rng.Next(words.Length)]);
+                        break;
+                    default: blob = blob[..rng.Next(blob.Length)]; break;
+                }
+            }
+            int full = LuoModel.Fdt.Fdt.CheckFull(blob);
+            FdtDtsPrinter.ToText(blob, out int err);
+            if (full < 0) Assert.Equal(full, err);
+            else Assert.True(err <= 0);
+            FdtDumpPrinter.ToText(blob, out int dumpErr, maxDepth: 64);
+            Assert.True(dumpErr <= 0);
+        }
     }
 }
