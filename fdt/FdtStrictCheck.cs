@@ -31,8 +31,9 @@ public static partial class FdtStrictCheck
 {
     /// <summary>
     /// Strict validation of an FDT blob (the span length is the buffer size). Returns no findings for a blob that is
-    /// valid under fdt.md §12's strict rules; otherwise one finding per broken rule occurrence, in blob order within
-    /// each phase (header, layout, structure walk). Never throws on any input.
+    /// valid under fdt.md §12's strict rules; otherwise one finding per broken rule occurrence: header and layout
+    /// findings first, then the structure walk's in token order, except that duplicate names are reported when their
+    /// node's END_NODE is reached (in blob order among themselves). Never throws on any input.
     /// </summary>
     public static IReadOnlyList<FdtFinding> Check(ReadOnlySpan<byte> fdt, FdtStrictOptions? options = null)
     {
