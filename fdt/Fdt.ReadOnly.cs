@@ -352,7 +352,10 @@ public static partial class Fdt
         {
             while (pdepth > depth)
             {
-                do { p--; } while (buf[p - 1] != (byte)'/');
+                // libfdt scans back for the previous '/' and, when the walk climbs above the first node (a second
+                // top-level node), reads before the buffer; here that unbalanced structure is BADSTRUCTURE.
+                do { p--; } while (p > 0 && buf[p - 1] != (byte)'/');
+                if (p == 0) return FdtError.BadStructure.Neg();
                 pdepth--;
             }
             if (pdepth >= depth)
