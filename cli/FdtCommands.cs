@@ -82,17 +82,13 @@ internal static class FdtCommands
             output.Write(CliIo.Code(err) + "\n");
             return CliIo.ExitInvalid;
         }
-        if (strict)
-        {
-            IReadOnlyList<string> findings = StrictCheckPlaceholder.Check(blob);
-            if (findings.Count > 0)
-            {
-                foreach (string f in findings) output.Write(f + "\n");
-                return CliIo.ExitInvalid;
-            }
-        }
+        // libfdt's answer first; --strict then adds the findings libfdt does not look for (fdt.md §12).
         output.Write("OK\n");
-        return CliIo.ExitOk;
+        if (!strict) return CliIo.ExitOk;
+        IReadOnlyList<FdtFinding> findings = FdtStrictCheck.Check(blob);
+        foreach (FdtFinding f in findings)
+            output.Write(string.Create(CultureInfo.InvariantCulture, $"strict: {f.Rule} at 0x{f.Offset:x}: {f.Message}\n"));
+        return findings.Count == 0 ? CliIo.ExitOk : CliIo.ExitInvalid;
     }
 
     internal static int Tree(FileInfo? file, TextWriter output, TextWriter error)

@@ -77,11 +77,19 @@ public class FdtCliTests
     }
 
     [Fact]
-    public void Strict_check_uses_the_placeholder_until_wired()
+    public void Strict_check_adds_named_findings_to_libfdts_answer()
     {
-        // TODO(lead): once FdtStrictCheck is wired, hostile-duplicate-names.dtb must report findings and exit 1.
         Assert.Equal((0, "OK\n", ""), Luo("fdt", "check", "--strict", V("ok-base.dtb")));
         Assert.Equal((1, "FDT_ERR_BADMAGIC (-9)\n", ""), Luo("fdt", "check", V("bad-magic.dtb"), "--strict"));
+        // libfdt accepts the hostile blob; the strict check names what is wrong with it.
+        Assert.Equal((0, "OK\n", ""), Luo("fdt", "check", V("hostile-duplicate-names.dtb")));
+        var (code, o, e) = Luo("fdt", "check", "--strict", V("hostile-duplicate-names.dtb"));
+        Assert.Equal(1, code);
+        Assert.Equal("", e);
+        string[] lines = o.TrimEnd('\n').Split('\n');
+        Assert.Equal("OK", lines[0]);
+        Assert.Contains(lines, l => l.StartsWith("strict: duplicate-property at 0x", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("strict: duplicate-node at 0x", StringComparison.Ordinal));
     }
 
     [Theory]
