@@ -161,6 +161,39 @@ public class BrokenWriterTests
         Assert.Contains(FdtWriterChecks.TreeTextLabel, Falsified(FdtWriterChecks.DedupMatchesNoDedup(
             (t, flags) => flags == FdtCreateFlags.NoNameDedup ? SwapsTwoProperties(t, flags) : FdtBuilders.Sequential(t, flags))), StringComparison.Ordinal);
 
+    [Fact]
+    public void Strings_property_catches_a_wrong_nameoff() =>
+        Assert.Contains(FdtWriterChecks.NameoffsLabel, Falsified(FdtWriterChecks.StringsFollowLibfdtRules(WrongNameoff, t => FdtBuilders.ReadWrite(t))), StringComparison.Ordinal);
+
+    [Fact]
+    public void Strings_property_catches_names_stored_in_order_of_first_use() =>
+        // Distinct names show in the block itself; a repeated name ("a", "a") only in the nameoffs.
+        Assert.Matches($"({FdtWriterChecks.StringsBlockLabel}|{FdtWriterChecks.NameoffsLabel}) nodedup", Falsified(FdtWriterChecks.StringsFollowLibfdtRules(
+            (t, flags) => flags == FdtCreateFlags.NoNameDedup ? ReversedStrings(t) : FdtBuilders.Sequential(t, flags),
+            t => FdtBuilders.ReadWrite(t))));
+
+    /// <summary>
+    /// A no-dedup blob whose strings block is in order of first use (dtc's order, not libfdt's) with nameoffs
+    /// rewritten to match: readers cannot tell, the byte-exact property must.
+    /// </summary>
+    private static byte[] ReversedStrings(TreeCase t)
+    {
+        byte[] blob = FdtBuilders.Sequential(t, FdtCreateFlags.NoNameDedup);
+        int strOff = (int)FdtRo.OffDtStrings(blob);
+        int offset = 0;
+        var inOrder = new List<byte>();
+        foreach (int at in FdtBuilders.MaskNameoffs(blob)!.Value.NameoffAt)
+        {
+            int old = BinaryPrimitives.ReadInt32BigEndian(blob.AsSpan(at));
+            int len = blob.AsSpan(strOff + old).IndexOf((byte)0) + 1;
+            inOrder.AddRange(blob.AsSpan(strOff + old, len));
+            BinaryPrimitives.WriteInt32BigEndian(blob.AsSpan(at), offset);
+            offset += len;
+        }
+        inOrder.CopyTo(blob, strOff);
+        return blob;
+    }
+
     // ---- (c) read-write API -------------------------------------------------------------------------------
 
     [Fact]

@@ -78,6 +78,59 @@ public sealed record TreeCase(TreeNode Root, ImmutableArray<Reservation> Reserva
     public int NoDedupTotalSize =>
         FdtConst.SwHeaderSize + FdtConst.ReserveEntrySize * (Reservations.Length + 1) + StructSize + NoDedupStringsSize;
 
+    /// <summary>Property names in document order (the order the sequential writer stores them).</summary>
+    public IEnumerable<string> PropNamesInDocumentOrder() => Nodes().SelectMany(n => n.Node.Props).Select(p => p.Name);
+
+    /// <summary>
+    /// Property names in the order <see cref="FdtBuilders.ReadWrite"/> calls fdt_setprop: per node its properties
+    /// last to first, then its children last to first, each filled right after it is added.
+    /// </summary>
+    public IEnumerable<string> PropNamesInReadWriteOrder()
+    {
+        var names = new List<string>();
+        void Visit(TreeNode n)
+        {
+            for (int i = n.Props.Length - 1; i >= 0; i--) names.Add(n.Props[i].Name);
+            for (int i = n.Children.Length - 1; i >= 0; i--) Visit(n.Children[i]);
+        }
+        Visit(Root);
+        return names;
+    }
+
+    /// <summary>
+    /// The sequential writer's strings block and nameoffs (in document order), simulated with libfdt's rule
+    /// (fdt.md §8): each new name is put in front of the table; with de-duplication a name is reused when
+    /// <c>name\0</c> occurs anywhere in the table, at its lowest offset (so tails of longer names count).
+    /// </summary>
+    public (byte[] Strings, int[] Nameoffs) ExpectedSequentialStrings(bool dedup)
+    {
+        byte[] table = [];
+        var fromEnd = new List<int>();
+        foreach (string name in PropNamesInDocumentOrder())
+        {
+            byte[] key = [.. Encoding.UTF8.GetBytes(name), 0];
+            int pos = dedup ? table.AsSpan().IndexOf(key) : -1;
+            if (pos < 0) { table = [.. key, .. table]; pos = 0; }
+            fromEnd.Add(pos - table.Length);   // offsets from the end do not move when names are put in front
+        }
+        return (table, [.. fromEnd.Select(o => table.Length + o)]);
+    }
+
+    /// <summary>
+    /// The read-write API's strings block after <see cref="FdtBuilders.ReadWrite"/>: names appended at the end,
+    /// reused at the lowest offset where <c>name\0</c> occurs (fdt.md §8 "Read-write API").
+    /// </summary>
+    public byte[] ExpectedReadWriteStrings()
+    {
+        byte[] table = [];
+        foreach (string name in PropNamesInReadWriteOrder())
+        {
+            byte[] key = [.. Encoding.UTF8.GetBytes(name), 0];
+            if (table.AsSpan().IndexOf(key) < 0) table = [.. table, .. key];
+        }
+        return table;
+    }
+
     /// <summary>The libfdt sequential-writer calls that build this tree (after fdt_create).</summary>
     public ImmutableArray<WriterOp> Ops()
     {

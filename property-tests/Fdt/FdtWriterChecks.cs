@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Text;
 using FsCheck;
 using FsCheck.Fluent;
 using LuoModel.Fdt;
@@ -69,6 +71,50 @@ public static class FdtWriterChecks
                     $"{StringsSizeLabel}: dedup {strD}, distinct names {t.DistinctStringsSize}, nodedup {strN}"))
                 .And(sameStruct.Label(StructLabel));
         });
+
+    /// <summary>Label of the byte-exact strings block comparison.</summary>
+    public const string StringsBlockLabel = "strings block";
+    /// <summary>Label of the nameoff comparison.</summary>
+    public const string NameoffsLabel = "nameoffs";
+
+    /// <summary>
+    /// (b, byte-exact) the strings block and every nameoff are what libfdt's rules give (simulated in
+    /// <see cref="TreeCase.ExpectedSequentialStrings"/>): reverse order of first use, reuse of exact names and of
+    /// tails at the lowest offset with de-duplication, every name appended without; for the read-write API,
+    /// names appended in call order with the same reuse.
+    /// </summary>
+    public static Property StringsFollowLibfdtRules(Func<TreeCase, FdtCreateFlags, byte[]> buildSeq, Func<TreeCase, byte[]> buildRw) =>
+        Prop.ForAll(FdtGenerators.Trees(), t =>
+        {
+            var problems = new List<string>();
+            foreach (bool dedup in new[] { true, false })
+            {
+                byte[] blob = buildSeq(t, dedup ? FdtCreateFlags.None : FdtCreateFlags.NoNameDedup);
+                var (strings, nameoffs) = t.ExpectedSequentialStrings(dedup);
+                string which = dedup ? "dedup" : "nodedup";
+                ReadOnlySpan<byte> actual = StringsBlock(blob);
+                if (!actual.SequenceEqual(strings))
+                    problems.Add($"{StringsBlockLabel} {which}: \"{Printable(actual)}\", expected \"{Printable(strings)}\"");
+                int[] got = FdtBuilders.MaskNameoffs(blob) is { } m
+                    ? [.. m.NameoffAt.Select(at => BinaryPrimitives.ReadInt32BigEndian(blob.AsSpan(at)))]
+                    : [];
+                if (!got.AsSpan().SequenceEqual(nameoffs))
+                    problems.Add($"{NameoffsLabel} {which}: [{string.Join(",", got)}], expected [{string.Join(",", nameoffs)}]");
+            }
+            byte[] rw = buildRw(t);
+            byte[] rwExpected = t.ExpectedReadWriteStrings();
+            if (!StringsBlock(rw).SequenceEqual(rwExpected))
+                problems.Add($"{StringsBlockLabel} rw: \"{Printable(StringsBlock(rw))}\", expected \"{Printable(rwExpected)}\"");
+            return (problems.Count == 0).Label(string.Join("; ", problems));
+        });
+
+    private static ReadOnlySpan<byte> StringsBlock(byte[] blob)
+    {
+        long off = FdtRo.OffDtStrings(blob), size = FdtRo.SizeDtStrings(blob);
+        return off + size <= blob.Length ? blob.AsSpan((int)off, (int)size) : [];
+    }
+
+    private static string Printable(ReadOnlySpan<byte> s) => Clip(Encoding.ASCII.GetString(s).Replace('\0', '|'));
 
     /// <summary>Label of the read-write comparison with the sequential writer.</summary>
     public const string RwStructLabel = "rw structure vs sequential (nameoff and padding masked)";

@@ -14,7 +14,7 @@ namespace LuoModel.PropertyTests.Fdt;
 /// </summary>
 public class FdtWriterProperties
 {
-    private const int Tests = 100;
+    private const int Tests = 300;
 
     /// <summary>(a) sequential writer (dedup): check_full, tree text, header layout.</summary>
     [Property(MaxTest = Tests)]
@@ -25,6 +25,11 @@ public class FdtWriterProperties
     [Property(MaxTest = Tests)]
     public Property Dedup_and_nodedup_blobs_differ_only_in_strings() =>
         FdtWriterChecks.DedupMatchesNoDedup(FdtBuilders.Sequential);
+
+    /// <summary>(b, byte-exact) strings blocks and nameoffs follow libfdt's placement and reuse rules.</summary>
+    [Property(MaxTest = Tests)]
+    public Property Strings_blocks_follow_libfdt_rules() =>
+        FdtWriterChecks.StringsFollowLibfdtRules(FdtBuilders.Sequential, t => FdtBuilders.ReadWrite(t));
 
     /// <summary>(c) read-write API builds the same logical tree.</summary>
     [Property(MaxTest = Tests)]
