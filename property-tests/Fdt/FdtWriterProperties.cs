@@ -1,3 +1,4 @@
+using System.Buffers;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
@@ -49,9 +50,63 @@ public class FdtWriterProperties
             var ops = t.Ops();
             byte[] tight = FdtBuilders.SequentialOps(ops, flags, FdtBuilders.FixedBufferSize(t));
             byte[] roomy = FdtBuilders.SequentialOps(ops, flags, (2 * FdtBuilders.FixedBufferSize(t)) + 4096);
+            PoisonSharedPool();
             byte[] grown = FdtBuilders.Growable(t, flags, initial);
             return tight.AsSpan().SequenceEqual(roomy).Label("fixed buffers of different sizes differ")
                 .And(grown.AsSpan().SequenceEqual(tight).Label($"growable ({initial}) {grown.Length} bytes vs fixed {tight.Length} bytes"));
+        });
+
+    /// <summary>
+    /// Leaves non-zero garbage in the shared array pool the growable writer rents from, so bytes it fails to
+    /// write explicitly would show up in the blob.
+    /// </summary>
+    private static void PoisonSharedPool()
+    {
+        for (int size = 64; size <= 1 << 16; size *= 2)
+        {
+            byte[] a = ArrayPool<byte>.Shared.Rent(size);
+            a.AsSpan().Fill(0xa5);
+            ArrayPool<byte>.Shared.Return(a);
+        }
+    }
+
+    /// <summary>
+    /// (d) a writer reused for another tree (plain re-create, growable, and through <see cref="FdtWriter.Pool"/>)
+    /// gives the same bytes as a fresh one: nothing of the previous tree (strings index, buffer) leaks.
+    /// </summary>
+    [Property(MaxTest = Tests)]
+    public Property Reused_writer_matches_fresh_writer() =>
+        Prop.ForAll(FdtGenerators.Trees(), FdtGenerators.Trees(), FdtGenerators.Flags.ToArbitrary(), (first, second, flags) =>
+        {
+            byte[] fresh = FdtBuilders.Sequential(second, flags);
+            var ops1 = first.Ops();
+            var ops2 = second.Ops();
+            FdtWriter w = FdtWriter.Pool.Get();
+            try
+            {
+                int size1 = FdtBuilders.FixedBufferSize(first), size2 = FdtBuilders.FixedBufferSize(second);
+                int e1 = w.CreateWithFlags(new byte[size1], size1, flags);
+                if (e1 == 0) (e1, _) = FdtBuilders.Run(w, ops1);
+                int e2 = w.CreateWithFlags(new byte[size2], size2, flags);
+                if (e2 == 0) (e2, _) = FdtBuilders.Run(w, ops2);
+                byte[] again = w.ToArray();
+                int e3 = w.CreateGrowable(64, flags);
+                if (e3 == 0) (e3, _) = FdtBuilders.Run(w, ops2);
+                byte[] grown = w.ToArray();
+                FdtWriter.Pool.Return(w);
+                w = FdtWriter.Pool.Get();
+                int e4 = w.CreateGrowable(64, flags);
+                if (e4 == 0) (e4, _) = FdtBuilders.Run(w, ops2);
+                byte[] pooled = w.ToArray();
+                return (e1 == 0 && e2 == 0 && e3 == 0 && e4 == 0).Label($"errors {e1} {e2} {e3} {e4}")
+                    .And(again.AsSpan().SequenceEqual(fresh).Label("re-created writer differs"))
+                    .And(grown.AsSpan().SequenceEqual(fresh).Label("re-created growable writer differs"))
+                    .And(pooled.AsSpan().SequenceEqual(fresh).Label("writer from the pool differs"));
+            }
+            finally
+            {
+                FdtWriter.Pool.Return(w);
+            }
         });
 
     /// <summary>How many bytes a too-small buffer lacks: mostly just a few, sometimes anything.</summary>
