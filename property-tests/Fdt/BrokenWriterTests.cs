@@ -28,6 +28,16 @@ public class BrokenWriterTests
         return ex.Message;
     }
 
+    /// <summary>The helper above tells a falsified property from a broken path that merely crashed.</summary>
+    [Fact]
+    public void A_path_that_throws_is_not_counted_as_caught()
+    {
+        Exception? ex = Record.Exception(() => FdtWriterChecks.RoundTrip(_ => throw new InvalidOperationException("broken path crashed")).Check(Run));
+        Assert.NotNull(ex);
+        Assert.Contains("broken path crashed", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("of failing property", ex.Message, StringComparison.Ordinal);
+    }
+
     private static byte[] Good(TreeCase t) => FdtBuilders.Sequential(t, FdtCreateFlags.None);
 
     // ---- broken build paths -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ namespace LuoModel.PropertyTests.Fdt;
 /// </summary>
 public class FdtWriterProperties
 {
-    private const int Tests = 300;
+    private const int Tests = 200;
 
     /// <summary>(a) sequential writer (dedup): check_full, tree text, header layout.</summary>
     [Property(MaxTest = Tests)]
