@@ -3,6 +3,7 @@ using System.Collections.Immutable;
 using FsCheck;
 using FsCheck.Fluent;
 using LuoModel.Fdt;
+using LuoModel.PropertyTests.Support;
 using FdtRo = LuoModel.Fdt.Fdt;
 
 namespace LuoModel.PropertyTests.Fdt;
@@ -15,7 +16,8 @@ namespace LuoModel.PropertyTests.Fdt;
 /// </summary>
 public class BrokenWriterTests
 {
-    private static readonly Config Run = Config.QuickThrowOnFailure.WithMaxTest(300).WithQuietOnSuccess(true);
+    // Seeded: every CI run tries the same 300 cases (Support/Seeds.cs).
+    private static readonly Config Run = Config.QuickThrowOnFailure.WithMaxTest(300).WithQuietOnSuccess(true).Replay(0x4C55_4F4D_4F44_454CUL);
 
     /// <summary>Runs the property; returns FsCheck's failure report, asserting there was one.</summary>
     private static string Falsified(Property property)
