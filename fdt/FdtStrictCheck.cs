@@ -130,12 +130,12 @@ public static partial class FdtStrictCheck
     private static long StructSize(ReadOnlySpan<byte> fdt)
     {
         if (Fdt.Version(fdt) >= 17) return Fdt.SizeDtStruct(fdt);
-        uint offStruct = Fdt.OffDtStruct(fdt);
-        long limit = Fdt.StructLimit(fdt);
+        var view = new FdtView(fdt);
+        long limit = view.StructLimit;
         int offset = 0;
         while (true)
         {
-            uint tag = Fdt.NextTag(fdt, offStruct, limit, offset, out int next);
+            uint tag = Fdt.NextTag(fdt, in view, offset, out int next);
             if (next < 0) return Math.Max(limit, 0);
             if (tag == FdtConst.End) return next;
             offset = next;
@@ -189,14 +189,14 @@ public static partial class FdtStrictCheck
         public void Run()
         {
             ReadOnlySpan<byte> fdt = _fdt;
-            uint offStruct = Fdt.OffDtStruct(fdt);
-            long limit = Fdt.StructLimit(fdt);
+            var view = new FdtView(fdt);
+            uint offStruct = view.OffStruct;
             bool oldFormat = Fdt.Version(fdt) < 16;
             bool rootSeen = false, rootClosed = false, deepReported = false;
             int offset = 0;
             while (!_sink.Full)
             {
-                uint tag = Fdt.NextTag(fdt, offStruct, limit, offset, out int next);
+                uint tag = Fdt.NextTag(fdt, in view, offset, out int next);
                 if (next < 0) return;                       // cannot happen after CheckFull; never walk on
                 long token = offStruct + (long)offset;
                 switch (tag)
