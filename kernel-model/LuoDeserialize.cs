@@ -32,6 +32,7 @@ public sealed partial class Luo
             {
                 s.FileList.Clear();
                 s.FileBlocks?.Destroy();
+                if (s.FdtFileArea != 0) { Kho.RestoreFree(s.FdtFileArea); s.FdtFileArea = 0; }
                 break;
             }
         }
