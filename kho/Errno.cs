@@ -15,6 +15,8 @@ public enum Errno
     EPERM = 1,
     /// <summary>ENOENT.</summary>
     ENOENT = 2,
+    /// <summary>ESRCH.</summary>
+    ESRCH = 3,
     /// <summary>EIO.</summary>
     EIO = 5,
     /// <summary>E2BIG.</summary>
@@ -27,6 +29,8 @@ public enum Errno
     ENOMEM = 12,
     /// <summary>EFAULT.</summary>
     EFAULT = 14,
+    /// <summary>EACCES.</summary>
+    EACCES = 13,
     /// <summary>EBUSY.</summary>
     EBUSY = 16,
     /// <summary>EEXIST.</summary>
@@ -39,16 +43,25 @@ public enum Errno
     EMFILE = 24,
     /// <summary>ENOTTY.</summary>
     ENOTTY = 25,
+    /// <summary>EFBIG.</summary>
+    EFBIG = 27,
     /// <summary>ENOSPC.</summary>
     ENOSPC = 28,
+    /// <summary>ESPIPE.</summary>
+    ESPIPE = 29,
     /// <summary>ERANGE.</summary>
     ERANGE = 34,
+    /// <summary>ENODATA.</summary>
+    ENODATA = 61,
     /// <summary>EOPNOTSUPP.</summary>
     EOPNOTSUPP = 95,
     /// <summary>EADDRNOTAVAIL.</summary>
     EADDRNOTAVAIL = 99,
     /// <summary>ENOTSUPP (kernel-internal 524).</summary>
     ENOTSUPP = 524,
+    /// <summary>Not a kernel errno: the call would block forever because a successful reboot serialization
+    /// holds serialize_lock exclusively (luo.md §4.2 step 5). Model-only sentinel.</summary>
+    Frozen = 0x10000,
 }
 
 /// <summary>Helpers for <see cref="Errno"/>.</summary>

@@ -1,0 +1,225 @@
+using LuoModel.Kho;
+
+namespace LuoModel.Kernel;
+
+/// <summary>A session list with its block set (luo_session_header, luo.md §2.1).</summary>
+public sealed class LuoSessionHeader
+{
+    internal LuoSessionHeader(KhoBlockSet? blocks) => Blocks = blocks;
+    internal List<LuoSession> List { get; } = [];
+    /// <summary>Sessions in order.</summary>
+    public IReadOnlyList<LuoSession> Sessions => List;
+    /// <summary>count.</summary>
+    public int Count => List.Count;
+    /// <summary>Session block set (luo-v5; null in the FDT era).</summary>
+    public KhoBlockSet? Blocks { get; }
+    /// <summary>active.</summary>
+    public bool Active { get; internal set; }
+}
+
+/// <summary>
+/// The Live Update Orchestrator of one kernel (luo_core.c, luo_session.c, luo_file.c, luo_flb.c; luo.md
+/// §2–§5). Reached through <see cref="Kernel.Luo"/>; userspace reaches it through /dev/liveupdate.
+/// </summary>
+public sealed partial class Luo
+{
+    /// <summary>KHO entry name.</summary>
+    public const string KhoEntryName = "LUO";
+
+    private readonly List<LiveupdateFileHandler> _handlers = [];
+    private readonly Dictionary<object, LuoFile> _registry = new(ReferenceEqualityComparer.Instance);
+
+    internal Luo(Kernel kernel)
+    {
+        Kernel = kernel;
+        Kho = kernel.Kho;
+        Options = kernel.Config.Luo;
+        Faults = kernel.Config.Faults;
+        bool v5 = Options.Abi == LuoAbi.LuoV5;
+        Outgoing = new LuoSessionHeader(v5 ? new KhoBlockSet(Kho, Faults, FaultPoint.SessionBlockGrow, LuoSessionSer.Size) : null);
+        Incoming = new LuoSessionHeader(v5 ? new KhoBlockSet(Kho, Faults, FaultPoint.SessionBlockGrow, LuoSessionSer.Size) : null);
+    }
+
+    /// <summary>The kernel.</summary>
+    public Kernel Kernel { get; }
+    internal Kho.Kho Kho { get; }
+    /// <summary>Behaviour switches.</summary>
+    public LuoOptions Options { get; }
+    internal FaultInjector Faults { get; }
+
+    /// <summary>enabled (luo.md §2.1).</summary>
+    public bool Enabled { get; private set; }
+    /// <summary>liveupdate_num taken from the incoming root (0 if none).</summary>
+    public ulong LiveupdateNum { get; private set; }
+    /// <summary>Physical address of the outgoing luo_ser (or of the FDT-era root FDT page).</summary>
+    public ulong OutRootPhys { get; private set; }
+    /// <summary>Physical address of the outgoing FLB page.</summary>
+    public ulong OutFlbPhys { get; private set; }
+    /// <summary>Incoming FLB page (0 if none).</summary>
+    public ulong IncomingFlbPa { get; private set; }
+    /// <summary>device.in_use.</summary>
+    public bool DeviceInUse { get; private set; }
+    /// <summary>Deserialization ran.</summary>
+    public bool DeserializedOnce { get; private set; }
+    /// <summary>Cached deserialization error (Ok when none).</summary>
+    public Errno SavedError { get; private set; }
+    /// <summary>serialize_lock held exclusively forever after a successful reboot serialization.</summary>
+    public bool IsFrozen { get; internal set; }
+    /// <summary>Outgoing sessions.</summary>
+    public LuoSessionHeader Outgoing { get; }
+    /// <summary>Incoming sessions.</summary>
+    public LuoSessionHeader Incoming { get; }
+    /// <summary>Registered file handlers in registration order.</summary>
+    public IReadOnlyList<LiveupdateFileHandler> Handlers => _handlers;
+    /// <summary>preserved_registry: every file currently owned by LUO.</summary>
+    public IReadOnlyCollection<LuoFile> RegisteredFiles => _registry.Values;
+    /// <summary>Number of reboot serialization attempts so far.</summary>
+    public int SerializeAttempts { get; internal set; }
+
+    /// <summary>Early boot (luo.md §5.7 "early boot"): reads the incoming root. Returns a panic reason or null.</summary>
+    internal string? EarlyInit()
+    {
+        if (!Kho.IsEnabled) return null;
+        return Options.Abi == LuoAbi.FdtV1 ? FdtEarlyInit() : V5EarlyInit();
+    }
+
+    private string? V5EarlyInit()
+    {
+        Errno rc = Kho.RetrieveSubtree(KhoEntryName, out ulong phys, out ulong size);
+        if (rc == Errno.ENOENT) return null;
+        if (rc != Errno.Ok) return $"luo_restore_fail: kho_retrieve_subtree(\"LUO\") = -{rc}";
+        if (size < LuoSerRoot.Size) return "luo_restore_fail: luo_ser blob smaller than 32 bytes (-EINVAL)";
+        Span<byte> blob = stackalloc byte[LuoSerRoot.Size];
+        if (!Kho.Arena.TryRead(phys, blob)) return "luo_restore_fail: luo_ser outside memory";
+        if (!LuoSerRoot.CompatibleMatches(blob)) return "luo_restore_fail: luo_ser compatible is not \"luo-v5\" (-EINVAL)";
+        var root = LuoSerRoot.ReadFrom(blob);
+        LiveupdateNum = root.LiveupdateNum;
+        string? panic = null;
+        if (root.SessionsPa != 0)
+        {
+            Errno e = Incoming.Blocks!.Restore(root.SessionsPa);
+            if (e != Errno.Ok) panic = $"luo_restore_fail: session block chain restore = -{e}";
+            else Incoming.Active = true;
+        }
+        if (root.FlbsPa != 0) IncomingFlbPa = root.FlbsPa;
+        Kho.RestoreFree(phys);
+        return panic;
+    }
+
+    /// <summary>Late init: enabled decision, outgoing root + FLB page registered with KHO, handlers.</summary>
+    internal void LateInit()
+    {
+        Enabled = Kernel.Config.LiveupdateRequested && Kho.IsEnabled;
+        if (!Enabled) return;
+        Errno rc = Options.Abi == LuoAbi.FdtV1 ? FdtLateInit() : V5LateInit();
+        if (rc != Errno.Ok) { Enabled = false; return; }
+        RegisterFileHandler(new MemfdHandler(this, Options.MemfdVersion));
+        if (Kernel.Config.RegisterTestHandler) RegisterFileHandler(new TestFileHandler(this));
+    }
+
+    /// <summary>kho_alloc_preserve() through the fault hook.</summary>
+    internal Errno AllocPreserve(ulong size, out ulong phys, string what)
+    {
+        phys = 0;
+        Errno rc = Faults.Check(FaultPoint.KhoAllocPreserve, what);
+        if (rc != Errno.Ok) return rc;
+        return Kho.AllocPreserve(size, out phys) == Errno.Ok ? Errno.Ok : Errno.ENOMEM;
+    }
+
+    private Errno V5LateInit()
+    {
+        Errno rc = Faults.Check(FaultPoint.LateInitAlloc);
+        if (rc != Errno.Ok) return rc;
+        if (AllocPreserve(LuoSerRoot.Size, out ulong ser, "luo_ser") != Errno.Ok) return Errno.ENOMEM;
+        if (AllocPreserve(PhysicalArena.PageSize, out ulong flb, "flb page") != Errno.Ok) { Kho.UnpreserveFree(ser); return Errno.ENOMEM; }
+        Span<byte> b = stackalloc byte[LuoSerRoot.Size];
+        new LuoSerRoot(LiveupdateNum + 1, 0, flb).WriteTo(b);
+        Kho.Arena.Write(ser, b);
+        Kho.Arena.WriteU64(flb + LuoFlbHeaderSer.PageCountOffset, LuoFlbHeaderSer.FlbPageCount);
+        if (Kho.AddSubtree(KhoEntryName, ser, LuoSerRoot.Size) is var e && e != Errno.Ok)
+        {
+            Kho.UnpreserveFree(flb);
+            Kho.UnpreserveFree(ser);
+            return e;
+        }
+        OutRootPhys = ser;
+        OutFlbPhys = flb;
+        return Errno.Ok;
+    }
+
+    /// <summary>liveupdate_register_file_handler() (N): EOPNOTSUPP when disabled, EINVAL for a missing op,
+    /// EEXIST for a duplicate compatible.</summary>
+    public Errno RegisterFileHandler(LiveupdateFileHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        if (!Enabled) return Errno.EOPNOTSUPP;
+        if (!handler.HasRequiredOps) return Errno.EINVAL;
+        if (_handlers.Any(h => h.Compatible == handler.Compatible)) return Errno.EEXIST;
+        _handlers.Add(handler);
+        return Errno.Ok;
+    }
+
+    /// <summary>liveupdate_unregister_file_handler(): removes its FLB links and the handler.</summary>
+    public void UnregisterFileHandler(LiveupdateFileHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        foreach (var flb in handler.LinkedFlbs.ToList()) UnregisterFlb(handler, flb);
+        _handlers.Remove(handler);
+    }
+
+    /// <summary>The handler registered with <paramref name="compatible"/>, or null.</summary>
+    public LiveupdateFileHandler? FindHandler(string compatible) => _handlers.FirstOrDefault(h => h.Compatible == compatible);
+
+    /// <summary>misc open of /dev/liveupdate (luo.md §3.1): EBUSY, one-shot deserialization, EIO.</summary>
+    internal Errno DeviceOpen()
+    {
+        if (DeviceInUse) return Errno.EBUSY;
+        DeviceInUse = true;
+        if (!DeserializedOnce)
+        {
+            DeserializedOnce = true;
+            SavedError = DeserializeIncoming();
+        }
+        if (SavedError != Errno.Ok)
+        {
+            DeviceInUse = false;
+            return Errno.EIO;
+        }
+        return Errno.Ok;
+    }
+
+    internal void DeviceRelease() => DeviceInUse = false;
+
+    // ----- preserved_registry -----
+
+    internal object IdOf(LiveupdateFileHandler h, OpenFile f) => h.HasGetId ? h.GetId(f) : f;
+
+    internal bool RegistryContains(object id) => Options.DoublePreserve == DoublePreserveCheck.Registry && _registry.ContainsKey(id);
+
+    /// <summary>xa_insert(): EBUSY when present, ENOMEM injected.</summary>
+    internal Errno RegistryInsert(LuoFile f, object id)
+    {
+        if (Options.DoublePreserve != DoublePreserveCheck.Registry) return Errno.Ok;
+        if (_registry.ContainsKey(id)) return Errno.EBUSY;
+        Errno rc = Faults.Check(FaultPoint.RegistryInsert);
+        if (rc != Errno.Ok) return rc;
+        _registry[id] = f;
+        f.RegistryId = id;
+        return Errno.Ok;
+    }
+
+    internal void RegistryErase(LuoFile f)
+    {
+        if (f.RegistryId is null) return;
+        _registry.Remove(f.RegistryId);
+        f.RegistryId = null;
+    }
+
+    /// <summary>Describes a registry key for snapshots.</summary>
+    internal static string DescribeId(object id) => id switch
+    {
+        ShmemInode i => $"inode:{i.Ino}",
+        OpenFile f => $"file:{f.Id}",
+        _ => id.ToString() ?? "?",
+    };
+}

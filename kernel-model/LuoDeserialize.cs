@@ -1,0 +1,77 @@
+using LuoModel.Kho;
+
+namespace LuoModel.Kernel;
+
+public sealed partial class Luo
+{
+    /// <summary>First-open deserialization (luo.md §5.7): sessions in chain order, each with its files; the
+    /// first error stops, is cached, and makes every open fail EIO. The session blocks are restored-and-freed
+    /// in every outcome; sessions deserialized before an error stay (unreachable).</summary>
+    private Errno DeserializeIncoming()
+    {
+        if (!Incoming.Active) return Errno.Ok;
+        bool v5 = Options.Abi == LuoAbi.LuoV5;
+        var entries = v5 ? Incoming.Blocks!.ReadEntries().ToList() : FdtIncomingSessionEntries();
+        Errno err = Errno.Ok;
+        Span<byte> raw = stackalloc byte[LuoSessionSer.Size];
+        foreach (ulong entry in entries)
+        {
+            Kho.Arena.Read(entry, raw);
+            err = Faults.Check(FaultPoint.DeserializeSessionAlloc);
+            if (err != Errno.Ok) break;
+            var name = new byte[LuoSessionSer.NameLength];
+            raw[..(LuoSessionSer.NameLength - 1)].CopyTo(name);
+            int nul = Array.IndexOf(name, (byte)0);
+            if (nul >= 0) Array.Clear(name, nul, name.Length - nul);
+            var s = new LuoSession(name, SessionState.InPending, v5 ? new KhoBlockSet(Kho, Faults, FaultPoint.FileBlockGrow, LuoFileSer.Size) : null);
+            if (Incoming.List.Any(x => LuoSession.NamesEqual(x.NameBytes, name))) { err = Errno.EEXIST; break; }
+            Incoming.List.Add(s);
+            var ser = LuoSessionSer.ReadFrom(raw);
+            err = DeserializeFiles(s, ser.FilesPa, ser.FileCount);
+            if (err != Errno.Ok)
+            {
+                s.FileList.Clear();
+                s.FileBlocks?.Destroy();
+                if (s.FdtFileArea != 0) { Kho.RestoreFree(s.FdtFileArea); s.FdtFileArea = 0; }
+                break;
+            }
+        }
+        if (v5) Incoming.Blocks!.Destroy();
+        else FdtReleaseIncomingSessionArea();
+        return err;
+    }
+
+    /// <summary>luo_file_deserialize(): files == 0 → empty (even with count ≠ 0); chain restore; handler
+    /// match by compatible (ENOENT), record allocation (ENOMEM); count mismatch → EINVAL.</summary>
+    private Errno DeserializeFiles(LuoSession s, ulong filesPa, ulong count)
+    {
+        if (filesPa == 0) return Errno.Ok;
+        IEnumerable<ulong> entries;
+        if (s.FileBlocks is not null)
+        {
+            Errno r = s.FileBlocks.Restore(filesPa);
+            if (r != Errno.Ok) return r;
+            entries = s.FileBlocks.ReadEntries().ToList();
+        }
+        else
+        {
+            if (count > LuoOptions.FdtMaxFiles) return Errno.EINVAL;
+            s.FdtFileArea = filesPa;
+            entries = Enumerable.Range(0, (int)count).Select(i => filesPa + ((ulong)i * LuoFileSer.Size)).ToList();
+        }
+        Span<byte> raw = stackalloc byte[LuoFileSer.Size];
+        ulong n = 0;
+        foreach (ulong e in entries)
+        {
+            Kho.Arena.Read(e, raw);
+            var fs = LuoFileSer.ReadFrom(raw);
+            var h = _handlers.FirstOrDefault(x => x.Compatible == fs.Compatible);
+            if (h is null || h.ModuleGoingAway) return Errno.ENOENT;
+            Errno a = Faults.Check(FaultPoint.DeserializeFileAlloc);
+            if (a != Errno.Ok) return a;
+            s.FileList.Add(new LuoFile(h, fs.Token) { SerializedData = fs.Data });
+            n++;
+        }
+        return n != count ? Errno.EINVAL : Errno.Ok;
+    }
+}

@@ -1,0 +1,219 @@
+using System.Buffers.Binary;
+using LuoModel.Kho;
+
+namespace LuoModel.Kernel;
+
+public sealed partial class Luo
+{
+    /// <summary>LIVEUPDATE_SESSION_PRESERVE_FD (luo.md §3.6). Reply fault keeps the preservation.</summary>
+    private long PreserveFdIoctl(Process p, LuoSession s, Ucmd u)
+    {
+        int fd = BinaryPrimitives.ReadInt32LittleEndian(u.Buf.AsSpan(LiveupdateUapi.FdOffset));
+        ulong token = BinaryPrimitives.ReadUInt64LittleEndian(u.Buf.AsSpan(LiveupdateUapi.TokenOffset));
+        Errno rc = PreserveFile(p, s, fd, token);
+        if (rc != Errno.Ok) return Fail(rc);
+        return Respond(p, u) ? 0 : Fail(Errno.EFAULT);
+    }
+
+    /// <summary>luo_preserve_file(): the checks and steps of §3.6 in order, undone in reverse on failure.</summary>
+    internal Errno PreserveFile(Process p, LuoSession s, int fd, ulong token)
+    {
+        if (s.FileList.Any(f => f.Token == token)) return Errno.EEXIST;                    // 1
+        bool v5 = s.FileBlocks is not null;
+        if (v5)
+        {
+            Errno g = s.FileBlocks!.Grow(s.FileList.Count + 1);                             // 2
+            if (g != Errno.Ok) return g;
+        }
+        else if (s.FileList.Count == LuoOptions.FdtMaxFiles) return Errno.ENOSPC;
+        OpenFile? file = fd >= 0 ? p.FileOf(fd) : null;                                      // 3
+        if (file is null || file.IsPath) return Undo(Errno.EBADF);
+        file.Get();
+        if (!v5 && s.FdtFileArea == 0)
+        {
+            if (AllocPreserve(2UL * PhysicalArena.PageSize, out ulong area, "fdt file area") != Errno.Ok) return UndoFile(Errno.ENOMEM);
+            s.FdtFileArea = area;
+        }
+        LiveupdateFileHandler? h = _handlers.FirstOrDefault(x => x.CanPreserve(file));    // 4
+        if (h is null || h.ModuleGoingAway) return UndoFile(Errno.ENOENT);
+        var lf = new LuoFile(h, token) { File = file };
+        object id = IdOf(h, file);
+        Errno rc = RegistryInsert(lf, id);                                                    // 5
+        if (rc != Errno.Ok) return UndoFile(rc);
+        rc = FlbFilePreserve(h);                                                              // 6
+        if (rc != Errno.Ok) { RegistryErase(lf); return UndoFile(rc); }
+        rc = Faults.Check(FaultPoint.FileRecordAlloc);                                        // 7
+        if (rc == Errno.Ok)
+        {
+            var args = lf.Args();
+            rc = h.Preserve(args);                                                            // 8
+            if (rc == Errno.Ok)
+            {
+                lf.SerializedData = args.SerializedData;
+                lf.PrivateData = args.PrivateData;
+                s.FileList.Add(lf);                                                           // 9
+                return Errno.Ok;
+            }
+        }
+        FlbFileUnpreserve(h);
+        RegistryErase(lf);
+        return UndoFile(rc);
+
+        Errno UndoFile(Errno e)
+        {
+            file!.Put();
+            return Undo(e);
+        }
+
+        Errno Undo(Errno e)
+        {
+            s.FileBlocks?.Shrink(s.FileList.Count);
+            return e;
+        }
+    }
+
+    /// <summary>LIVEUPDATE_SESSION_RETRIEVE_FD (luo.md §3.7).</summary>
+    private long RetrieveFdIoctl(Process p, LuoSession s, Ucmd u)
+    {
+        ulong token = BinaryPrimitives.ReadUInt64LittleEndian(u.Buf.AsSpan(LiveupdateUapi.TokenOffset));
+        int fd = p.Reserve(0, true);
+        if (fd < 0) return Fail(Errno.EMFILE);
+        Errno rc = RetrieveFile(s, token, out OpenFile? file);
+        if (rc != Errno.Ok) { p.Unreserve(fd); return Fail(rc); }
+        file!.Get();
+        BinaryPrimitives.WriteInt32LittleEndian(u.Buf.AsSpan(LiveupdateUapi.FdOffset), fd);
+        if (!Respond(p, u))
+        {
+            p.Unreserve(fd);
+            file.Put();
+            return Fail(Errno.EFAULT);
+        }
+        p.Install(fd, file);
+        return 0;
+    }
+
+    /// <summary>luo_retrieve_file(): ENOENT, sticky status, repeat → same description, handler retrieve.</summary>
+    internal Errno RetrieveFile(LuoSession s, ulong token, out OpenFile? file)
+    {
+        file = null;
+        var lf = s.FileList.FirstOrDefault(f => f.Token == token);
+        if (lf is null) return Errno.ENOENT;
+        if (lf.RetrieveStatus < 0 && Options.RetrieveSticky) return (Errno)(-lf.RetrieveStatus);
+        if (lf.RetrieveStatus > 0) { file = lf.File; return Errno.Ok; }
+        var args = lf.Args();
+        args.RetrieveStatus = 0;
+        Errno rc = lf.Handler.Retrieve(args);
+        if (rc != Errno.Ok)
+        {
+            lf.RetrieveStatus = -(int)rc;
+            return rc;
+        }
+        lf.File = args.File ?? throw new InvalidOperationException($"{lf.Handler} retrieve returned no file");
+        lf.PrivateData = args.PrivateData;
+        lf.RetrieveStatus = 1;
+        if (Options.DoublePreserve == DoublePreserveCheck.Registry)
+        {
+            object id = IdOf(lf.Handler, lf.File);
+            _registry[id] = lf;
+            lf.RegistryId = id;
+        }
+        file = lf.File;
+        return Errno.Ok;
+    }
+
+    /// <summary>LIVEUPDATE_SESSION_FINISH (luo.md §3.8); reserved is not validated.</summary>
+    private long FinishIoctl(Process p, LuoSession s, Ucmd u)
+    {
+        Errno rc = FinishSession(s);
+        if (rc != Errno.Ok) return Fail(rc);
+        return Respond(p, u) ? 0 : Fail(Errno.EFAULT);
+    }
+
+    /// <summary>luo_file_finish(): can_finish forward (stop at the first refusal → EBUSY), then finish
+    /// backward, then destroy the file blocks.</summary>
+    internal Errno FinishSession(LuoSession s)
+    {
+        if (s.FileList.Count == 0) return Errno.Ok;
+        foreach (var f in s.FileList)
+        {
+            if (!f.Handler.HasCanFinish) continue;
+            if (!f.Handler.CanFinish(f.Args())) return Errno.EBUSY;
+        }
+        for (int i = s.FileList.Count - 1; i >= 0; i--)
+        {
+            var f = s.FileList[i];
+            f.Handler.Finish(f.Args());
+            FlbFileFinish(f.Handler);
+            if (f.RetrieveStatus == 1)
+            {
+                RegistryErase(f);
+                f.File?.Put();
+            }
+            s.FileList.RemoveAt(i);
+            s.FileBlocks?.Shrink(s.FileList.Count);
+        }
+        s.FileBlocks?.Destroy();
+        if (s.FdtFileArea != 0)
+        {
+            Kho.RestoreFree(s.FdtFileArea);
+            s.FdtFileArea = 0;
+        }
+        return Errno.Ok;
+    }
+
+    /// <summary>LIVEUPDATE_SESSION_GET_NAME (luo.md §3.9).</summary>
+    private long GetNameIoctl(Process p, LuoSession s, Ucmd u)
+    {
+        if (BinaryPrimitives.ReadUInt32LittleEndian(u.Buf.AsSpan(LiveupdateUapi.ReservedOffset)) != 0) return Fail(Errno.EINVAL);
+        int len = Array.IndexOf(s.NameBytes, (byte)0);
+        if (len < 0) len = 63;
+        s.NameBytes.AsSpan(0, len).CopyTo(u.Buf.AsSpan(LiveupdateUapi.NameOffset));
+        u.Buf[LiveupdateUapi.NameOffset + len] = 0;
+        return Respond(p, u) ? 0 : Fail(Errno.EFAULT);
+    }
+
+    /// <summary>Release of a session file (luo.md §3.10). Frozen when serialize_lock is held forever.</summary>
+    internal Errno SessionRelease(LuoSession s)
+    {
+        if (IsFrozen) return Errno.Frozen;
+        s.File = null;
+        if (s.State == SessionState.Out)
+        {
+            UnpreserveAll(s);
+            RemoveOutgoing(s);
+            return Errno.Ok;
+        }
+        if (s.State == SessionState.InOpen)
+        {
+            if (FinishSession(s) == Errno.Ok)
+            {
+                Incoming.List.Remove(s);
+                s.State = SessionState.Destroyed;
+            }
+            else s.State = SessionState.InLeaked;
+        }
+        return Errno.Ok;
+    }
+
+    /// <summary>luo_file_unpreserve_files(): backward; handler unpreserve, FLB unpreserve, registry erase,
+    /// remove, shrink, drop LUO's reference; then destroy the file blocks (or the FDT-era area).</summary>
+    private void UnpreserveAll(LuoSession s)
+    {
+        for (int i = s.FileList.Count - 1; i >= 0; i--)
+        {
+            var f = s.FileList[i];
+            f.Handler.Unpreserve(f.Args());
+            FlbFileUnpreserve(f.Handler);
+            RegistryErase(f);
+            s.FileList.RemoveAt(i);
+            s.FileBlocks?.Shrink(s.FileList.Count);
+            f.File?.Put();
+        }
+        s.FileBlocks?.Destroy();
+        if (s.FdtFileArea != 0)
+        {
+            Kho.UnpreserveFree(s.FdtFileArea);
+            s.FdtFileArea = 0;
+        }
+    }
+}

@@ -1,0 +1,248 @@
+using System.Buffers.Binary;
+using LuoModel.Kho;
+
+namespace LuoModel.Kernel;
+
+/// <summary>uAPI constants of /dev/liveupdate (include/uapi/linux/liveupdate.h, luo.md §1, §3.3).</summary>
+public static class LiveupdateUapi
+{
+    /// <summary>LIVEUPDATE_IOCTL_TYPE.</summary>
+    public const uint IoctlType = 0xBA;
+    /// <summary>LIVEUPDATE_IOCTL_CREATE_SESSION.</summary>
+    public const uint CreateSession = 0xBA00;
+    /// <summary>LIVEUPDATE_IOCTL_RETRIEVE_SESSION.</summary>
+    public const uint RetrieveSession = 0xBA01;
+    /// <summary>LIVEUPDATE_SESSION_PRESERVE_FD.</summary>
+    public const uint PreserveFd = 0xBA40;
+    /// <summary>LIVEUPDATE_SESSION_RETRIEVE_FD.</summary>
+    public const uint RetrieveFd = 0xBA41;
+    /// <summary>LIVEUPDATE_SESSION_FINISH.</summary>
+    public const uint Finish = 0xBA42;
+    /// <summary>LIVEUPDATE_SESSION_GET_NAME.</summary>
+    public const uint GetName = 0xBA43;
+    /// <summary>First session command number.</summary>
+    public const uint SessionCmdBase = 0x40;
+    /// <summary>sizeof(struct liveupdate_ioctl_create_session) and retrieve_session.</summary>
+    public const int SessionStructSize = 72;
+    /// <summary>sizeof(struct liveupdate_session_preserve_fd) and retrieve_fd.</summary>
+    public const int FdStructSize = 16;
+    /// <summary>sizeof(struct liveupdate_session_finish).</summary>
+    public const int FinishStructSize = 8;
+    /// <summary>sizeof(struct liveupdate_session_get_name).</summary>
+    public const int GetNameStructSize = 72;
+    /// <summary>Common offsets: size @0, fd @4 (reserved for finish/get_name), name @8, token @8.</summary>
+    public const int SizeOffset = 0, FdOffset = 4, ReservedOffset = 4, NameOffset = 8, TokenOffset = 8;
+    /// <summary>LIVEUPDATE_SESSION_NAME_LENGTH.</summary>
+    public const int NameLength = 64;
+}
+
+public sealed partial class Luo
+{
+    /// <summary>One dispatch-table entry: min_size, ksize (copy-in size), R (reply struct size).</summary>
+    private readonly record struct IoctlOp(int MinSize, int KSize, int ReplySize);
+
+    private static readonly IoctlOp[] DeviceOps =
+    [
+        new(LiveupdateUapi.SessionStructSize, LiveupdateUapi.SessionStructSize, LiveupdateUapi.SessionStructSize),
+        new(LiveupdateUapi.SessionStructSize, LiveupdateUapi.SessionStructSize, LiveupdateUapi.SessionStructSize),
+    ];
+
+    private IoctlOp SessionOp(uint nr) => (nr - LiveupdateUapi.SessionCmdBase) switch
+    {
+        0 or 1 => new(LiveupdateUapi.FdStructSize, LiveupdateUapi.FdStructSize, LiveupdateUapi.FdStructSize),
+        2 => new(LiveupdateUapi.FinishStructSize, LiveupdateUapi.FinishStructSize, LiveupdateUapi.FinishStructSize),
+        _ => new((int)Options.GetNameTableSize, (int)Options.GetNameTableSize, LiveupdateUapi.GetNameStructSize),
+    };
+
+    private static long Fail(Errno e) => -(long)e;
+
+    /// <summary>A decoded ioctl call: kernel buffer, user size and address.</summary>
+    private sealed class Ucmd(byte[] buffer, uint userSize, ulong arg, IoctlOp op)
+    {
+        public byte[] Buf { get; } = buffer;
+        public uint UserSize { get; } = userSize;
+        public ulong Arg { get; } = arg;
+        public IoctlOp Op { get; } = op;
+    }
+
+    /// <summary>§3.2 steps 2, 3, 5, 6 (step 1 and 4 are done by the callers in their order).</summary>
+    private static Errno CopyIn(Process p, uint cmd, uint nr, ulong arg, IoctlOp op, Func<Errno>? directionCheck, out Ucmd? ucmd)
+    {
+        ucmd = null;
+        Span<byte> sz = stackalloc byte[4];
+        if (!p.Memory.TryRead(arg, sz)) return Errno.EFAULT;                               // step 2
+        uint userSize = BinaryPrimitives.ReadUInt32LittleEndian(sz);
+        if (cmd != ((LiveupdateUapi.IoctlType << 8) | nr)) return Errno.ENOTTY;            // step 3
+        if (directionCheck is not null && directionCheck() is var d && d != Errno.Ok) return d; // step 4
+        if (userSize < op.MinSize) return Errno.EINVAL;                                     // step 5
+        if (userSize > op.KSize)                                                            // step 6: check_zeroed_user
+        {
+            Errno z = CheckZeroedUser(p.Memory, arg + (ulong)op.KSize, userSize - (uint)op.KSize);
+            if (z != Errno.Ok) return z;
+        }
+        var buf = new byte[Math.Max(op.KSize, op.ReplySize)];
+        if (!p.Memory.TryRead(arg, buf.AsSpan(0, op.KSize))) return Errno.EFAULT;
+        ucmd = new Ucmd(buf, userSize, arg, op);
+        return Errno.Ok;
+    }
+
+    /// <summary>check_zeroed_user(): ascending scan; the first non-zero byte (E2BIG) or unreadable page
+    /// (EFAULT) decides.</summary>
+    private static Errno CheckZeroedUser(UserMemory mem, ulong addr, ulong length)
+    {
+        Span<byte> page = stackalloc byte[UserMemory.PageSize];
+        while (length > 0)
+        {
+            int off = (int)(addr % UserMemory.PageSize);
+            int n = (int)Math.Min((ulong)(UserMemory.PageSize - off), length);
+            if (!mem.TryRead(addr, page[..n])) return Errno.EFAULT;
+            if (page[..n].ContainsAnyExcept((byte)0)) return Errno.E2BIG;
+            addr += (ulong)n;
+            length -= (ulong)n;
+        }
+        return Errno.Ok;
+    }
+
+    /// <summary>luo_ucmd_respond(): copies min(user_size, R) bytes back.</summary>
+    private static bool Respond(Process p, Ucmd u)
+    {
+        int n = (int)Math.Min(u.UserSize, (uint)u.Op.ReplySize);
+        return p.Memory.TryWrite(u.Arg, u.Buf.AsSpan(0, n));
+    }
+
+    /// <summary>ioctl on the /dev/liveupdate fd (luo.md §3.2–§3.5).</summary>
+    internal long DeviceIoctl(Process p, uint cmd, ulong arg)
+    {
+        uint nr = cmd & 0xFF;
+        if (nr >= DeviceOps.Length) return Fail(Errno.EINVAL);                             // step 1
+        Errno rc = CopyIn(p, cmd, nr, arg, DeviceOps[nr], null, out var u);
+        if (rc != Errno.Ok) return Fail(rc);
+        return nr == 0 ? CreateSession(p, u!) : RetrieveSession(p, u!);
+    }
+
+    /// <summary>ioctl on a session fd (luo.md §3.2, §3.6–§3.9).</summary>
+    internal long SessionIoctl(Process p, SessionFile file, uint cmd, ulong arg)
+    {
+        uint nr = cmd & 0xFF;
+        if (nr < LiveupdateUapi.SessionCmdBase || nr >= LiveupdateUapi.SessionCmdBase + 4) return Fail(Errno.EINVAL); // step 1
+        var s = file.Session;
+        Errno Direction()
+        {
+            if (!Options.DirectionCheck) return Errno.Ok;
+            return (nr - LiveupdateUapi.SessionCmdBase) switch
+            {
+                0 => s.State == SessionState.Out ? Errno.Ok : Errno.EINVAL,
+                1 or 2 => s.State == SessionState.InOpen ? Errno.Ok : Errno.EINVAL,
+                _ => Errno.Ok,
+            };
+        }
+        Errno rc = CopyIn(p, cmd, nr, arg, SessionOp(nr), Direction, out var u);
+        if (rc != Errno.Ok) return Fail(rc);
+        if (IsFrozen) return Fail(Errno.Frozen);                                             // step 7
+        return (nr - LiveupdateUapi.SessionCmdBase) switch
+        {
+            0 => PreserveFdIoctl(p, s, u!),
+            1 => RetrieveFdIoctl(p, s, u!),
+            2 => FinishIoctl(p, s, u!),
+            _ => GetNameIoctl(p, s, u!),
+        };
+    }
+
+    /// <summary>LIVEUPDATE_IOCTL_CREATE_SESSION (luo.md §3.4).</summary>
+    private long CreateSession(Process p, Ucmd u)
+    {
+        int fd = p.Reserve(0, true);                                                        // step 2
+        if (fd < 0) return Fail(Errno.EMFILE);
+        var name = u.Buf.AsSpan(LiveupdateUapi.NameOffset, LiveupdateUapi.NameLength);
+        int len = name.IndexOf((byte)0);
+        if (len < 0) len = LiveupdateUapi.NameLength;
+        if (Options.NameCheck && (len == 0 || len > 63)) { p.Unreserve(fd); return Fail(Errno.EINVAL); } // step 3
+        var field = new byte[LiveupdateUapi.NameLength];
+        name[..Math.Min(len, 63)].CopyTo(field);
+        if (Faults.Check(FaultPoint.SessionAlloc) is var a && a != Errno.Ok) { p.Unreserve(fd); return Fail(a); } // step 4
+        if (IsFrozen) { p.Unreserve(fd); return Fail(Errno.Frozen); }                        // step 5
+        var session = new LuoSession(field, SessionState.Out, NewFileBlocks());
+        Errno rc = InsertOutgoing(session);                                                   // step 6
+        if (rc != Errno.Ok) { p.Unreserve(fd); return Fail(rc); }
+        rc = Faults.Check(FaultPoint.SessionFileAlloc);                                       // step 7
+        if (rc != Errno.Ok)
+        {
+            RemoveOutgoing(session);
+            p.Unreserve(fd);
+            return Fail(rc);
+        }
+        var file = new SessionFile(Kernel, session);
+        session.File = file;
+        BinaryPrimitives.WriteInt32LittleEndian(u.Buf.AsSpan(LiveupdateUapi.FdOffset), fd);
+        if (!Respond(p, u))                                                                  // step 8
+        {
+            file.Put();
+            p.Unreserve(fd);
+            return Fail(Errno.EFAULT);
+        }
+        p.Install(fd, file);                                                                  // step 9
+        return 0;
+    }
+
+    internal KhoBlockSet? NewFileBlocks() =>
+        Options.Abi == LuoAbi.LuoV5 ? new KhoBlockSet(Kho, Faults, FaultPoint.FileBlockGrow, LuoFileSer.Size) : null;
+
+    /// <summary>luo_session_insert() into outgoing: grow, then duplicate check (EEXIST keeps the growth).</summary>
+    private Errno InsertOutgoing(LuoSession session)
+    {
+        var sh = Outgoing;
+        if (sh.Blocks is null)
+        {
+            if (sh.Count == LuoOptions.FdtMaxSessions) return Errno.ENOMEM;
+        }
+        else
+        {
+            Errno g = sh.Blocks.Grow(sh.Count + 1);
+            if (g != Errno.Ok) return g;
+        }
+        foreach (var it in sh.List)
+            if (LuoSession.NamesEqual(it.NameBytes, session.NameBytes))
+            {
+                if (Options.TrimEmptySessionBlock) sh.Blocks?.Shrink(sh.Count);
+                return Errno.EEXIST;
+            }
+        sh.List.Add(session);
+        return Errno.Ok;
+    }
+
+    private void RemoveOutgoing(LuoSession session)
+    {
+        Outgoing.List.Remove(session);
+        Outgoing.Blocks?.Shrink(Outgoing.Count);
+        session.State = SessionState.Destroyed;
+    }
+
+    /// <summary>LIVEUPDATE_IOCTL_RETRIEVE_SESSION (luo.md §3.5).</summary>
+    private long RetrieveSession(Process p, Ucmd u)
+    {
+        int fd = p.Reserve(0, true);
+        if (fd < 0) return Fail(Errno.EMFILE);
+        if (IsFrozen) { p.Unreserve(fd); return Fail(Errno.Frozen); }
+        var name = u.Buf.AsSpan(LiveupdateUapi.NameOffset, LiveupdateUapi.NameLength);
+        LuoSession? session = null;
+        foreach (var s in Incoming.List)
+            if (LuoSession.NamesEqual(s.NameBytes, name)) { session = s; break; }
+        if (session is null) { p.Unreserve(fd); return Fail(Errno.ENOENT); }
+        if (session.Retrieved) { p.Unreserve(fd); return Fail(Errno.EINVAL); }
+        Errno rc = Faults.Check(FaultPoint.SessionFileAlloc);
+        if (rc != Errno.Ok) { p.Unreserve(fd); return Fail(rc); }
+        var file = new SessionFile(Kernel, session);
+        session.File = file;
+        session.Retrieved = true;
+        session.State = SessionState.InOpen;
+        BinaryPrimitives.WriteInt32LittleEndian(u.Buf.AsSpan(LiveupdateUapi.FdOffset), fd);
+        if (!Respond(p, u))
+        {
+            file.Put();
+            p.Unreserve(fd);
+            return Fail(Errno.EFAULT);
+        }
+        p.Install(fd, file);
+        return 0;
+    }
+}

@@ -1,0 +1,70 @@
+namespace LuoModel.Kernel;
+
+/// <summary>Serialization ABI handed to the next kernel (luo.md §5, §5.8).</summary>
+public enum LuoAbi
+{
+    /// <summary>N: raw luo_ser root "luo-v5" with block sets.</summary>
+    LuoV5,
+    /// <summary>FDT era: "luo-v1" root FDT, fixed arrays (819 sessions, 128 files), kho_finalize at reboot.</summary>
+    FdtV1,
+}
+
+/// <summary>How double preservation of one file is prevented (luo.md §3.6, §7.5).</summary>
+public enum DoublePreserveCheck
+{
+    /// <summary>Old mainline: no check (double preservation accepted).</summary>
+    None,
+    /// <summary>N: preserved_registry keyed by get_id → EBUSY.</summary>
+    Registry,
+}
+
+/// <summary>memfd handler generation (luo.md §6).</summary>
+public enum MemfdVersion
+{
+    /// <summary>"memfd-v1": 40-byte record, no seals, flags from the folio bits, no get_id, no EFBIG check.</summary>
+    V1,
+    /// <summary>"memfd-v2" (N).</summary>
+    V2,
+}
+
+/// <summary>Which size the GET_NAME dispatch-table entry declares (luo.md §3.9, §7.6).</summary>
+public enum GetNameTableSize
+{
+    /// <summary>N at 637315cb: the retrieve_fd struct, min_size = ksize = 16.</summary>
+    Size16 = 16,
+    /// <summary>The presumable fix: the get_name struct, 72/72.</summary>
+    Size72 = 72,
+}
+
+/// <summary>
+/// LUO behaviour switches (luo.md §7.9). Defaults are mainline N. Switches not listed here (rfc/v4 uAPIs,
+/// GET_NAME seed layout, session inode variants) are added elsewhere; every switch is a runtime value.
+/// </summary>
+public sealed record LuoOptions
+{
+    /// <summary>abi = {luo_v5, fdt_v1}.</summary>
+    public LuoAbi Abi { get; init; } = LuoAbi.LuoV5;
+    /// <summary>name_check: empty / unterminated names → EINVAL (N); off: accepted, truncated to 63 bytes.</summary>
+    public bool NameCheck { get; init; } = true;
+    /// <summary>direction_check: PRESERVE_FD only on OUT, RETRIEVE_FD/FINISH only on IN-OPEN sessions (N).</summary>
+    public bool DirectionCheck { get; init; } = true;
+    /// <summary>GET_NAME dispatch size quirk (N: 16).</summary>
+    public GetNameTableSize GetNameTableSize { get; init; } = GetNameTableSize.Size16;
+    /// <summary>double_preserve = {none, registry}.</summary>
+    public DoublePreserveCheck DoublePreserve { get; init; } = DoublePreserveCheck.Registry;
+    /// <summary>retrieve_sticky: a failed RETRIEVE_FD returns the same errno again (N); off: retried.</summary>
+    public bool RetrieveSticky { get; init; } = true;
+    /// <summary>unfreeze_zeroes_data: LUO zeroes serialized_data after unfreeze (old b2135d1c); N keeps it.</summary>
+    public bool UnfreezeZeroesData { get; init; }
+    /// <summary>memfd = {v1, v2}.</summary>
+    public MemfdVersion MemfdVersion { get; init; } = MemfdVersion.V2;
+    /// <summary>Trim the empty trailing session block left by a CREATE_SESSION EEXIST (luo.md §3.4 step 6,
+    /// §9 q3). Default false keeps the N quirk (and the resulting panic at the next boot).</summary>
+    public bool TrimEmptySessionBlock { get; init; }
+    /// <summary>limits = {fixed, blocks}: derived from <see cref="Abi"/>.</summary>
+    public bool FixedLimits => Abi == LuoAbi.FdtV1;
+    /// <summary>FDT era: maximum sessions (fixed array).</summary>
+    public const int FdtMaxSessions = 819;
+    /// <summary>FDT era: maximum files per session (fixed array).</summary>
+    public const int FdtMaxFiles = 128;
+}

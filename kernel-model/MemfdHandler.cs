@@ -1,0 +1,258 @@
+using LuoModel.Kho;
+
+namespace LuoModel.Kernel;
+
+/// <summary>A memfd open file description over a <see cref="ShmemInode"/>.</summary>
+public sealed class MemfdFile : OpenFile
+{
+    internal MemfdFile(Kernel kernel, ShmemInode inode, int flags) : base(kernel, flags)
+    {
+        Inode = inode;
+        inode.OpenCount++;
+    }
+
+    /// <summary>The inode (identity used by memfd get_id).</summary>
+    public ShmemInode Inode { get; }
+
+    /// <inheritdoc/>
+    public override string PathName => (Inode.IsHugetlb ? "/memfd:" : "/memfd:") + Inode.Name + " (deleted)";
+
+    /// <inheritdoc/>
+    protected override Errno Release()
+    {
+        if (--Inode.OpenCount == 0) Inode.Evict();
+        return Errno.Ok;
+    }
+}
+
+/// <summary>private_data of a preserved memfd: the folio array and its descriptor.</summary>
+public sealed record MemfdPrivate(ulong ArrayAddr, IReadOnlyList<MemfdLuoFolioSer> Folios, KhoVmalloc Descriptor, ulong SerPhys);
+
+/// <summary>
+/// The memfd LUO handler (mm/memfd_luo.c, luo.md §6): "memfd-v2" (N) or "memfd-v1". Data pages are preserved
+/// in place: the next kernel's memfd owns the very same arena pages.
+/// </summary>
+public sealed class MemfdHandler : LiveupdateFileHandler
+{
+    private readonly Luo _luo;
+
+    internal MemfdHandler(Luo luo, MemfdVersion version) : base(version == MemfdVersion.V2 ? "memfd-v2" : "memfd-v1")
+    {
+        _luo = luo;
+        Version = version;
+    }
+
+    /// <summary>Handler generation.</summary>
+    public MemfdVersion Version { get; }
+    private Kho.Kho Kho => _luo.Kho;
+    private FaultInjector Faults => _luo.Faults;
+    private int SerSize => Version == MemfdVersion.V2 ? MemfdLuoSer.SizeV2 : MemfdLuoSer.SizeV1;
+
+    /// <inheritdoc/>
+    public override bool CanPreserve(OpenFile file) => file is MemfdFile m && !m.Inode.IsHugetlb;
+    /// <inheritdoc/>
+    public override bool HasGetId => Version == MemfdVersion.V2;
+    /// <inheritdoc/>
+    public override object GetId(OpenFile file) => file is MemfdFile m ? m.Inode : file;
+    /// <inheritdoc/>
+    public override bool HasFreeze => true;
+
+    /// <summary>memfd_luo_preserve() (luo.md §6.2).</summary>
+    public override Errno Preserve(LiveupdateFileOpArgs args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var m = (MemfdFile)args.File!;
+        var inode = m.Inode;
+        inode.SizeFrozen = true;
+        Errno rc = Faults.Check(FaultPoint.MemfdPreserveAlloc);
+        ulong ser = 0;
+        if (rc == Errno.Ok) rc = _luo.AllocPreserve((ulong)SerSize, out ser, "memfd_luo_ser");
+        if (rc != Errno.Ok) { inode.SizeFrozen = false; return Errno.ENOMEM; }
+        var folios = new List<MemfdLuoFolioSer>();
+        ulong arrayAddr = 0;
+        var desc = default(KhoVmalloc);
+        rc = PreserveCore(m, folios, ref arrayAddr, ref desc);
+        if (rc != Errno.Ok)
+        {
+            foreach (var f in folios) Kho.UnpreserveFolio(new Folio(f.Pfn, 0));
+            if (arrayAddr != 0) FreeArray(arrayAddr);
+            Kho.UnpreserveFree(ser);
+            inode.SizeFrozen = false;
+            return rc;
+        }
+        Span<byte> b = stackalloc byte[MemfdLuoSer.SizeV2];
+        b.Clear();
+        new MemfdLuoSer((ulong)m.Position, (ulong)inode.Size, inode.Seals, 0, (ulong)folios.Count, desc).WriteTo(b, Version);
+        Kho.Arena.Write(ser, b[..SerSize]);
+        args.SerializedData = ser;
+        args.PrivateData = new MemfdPrivate(arrayAddr, folios, desc, ser);
+        return Errno.Ok;
+    }
+
+    private Errno PreserveCore(MemfdFile m, List<MemfdLuoFolioSer> folios, ref ulong arrayAddr, ref KhoVmalloc desc)
+    {
+        var inode = m.Inode;
+        if (Version == MemfdVersion.V2 && (inode.Seals & ~Seals.All) != 0) return Errno.EOPNOTSUPP;
+        ulong pages = ((ulong)inode.Size + PhysicalArena.PageSize - 1) / PhysicalArena.PageSize;
+        if (Version == MemfdVersion.V2 && pages > uint.MaxValue) return Errno.EFBIG;
+        for (ulong idx = 0; idx < pages; idx++)
+        {
+            bool hole = !inode.TryGetPage(idx, out ulong pfn);
+            if (hole)
+            {
+                Errno a = Faults.Check(FaultPoint.MemfdFolioAlloc);
+                if (a != Errno.Ok) return a;
+                if (!inode.AllocPage(idx, out pfn)) return Errno.ENOMEM;
+            }
+            Errno p = Faults.Check(FaultPoint.MemfdFolioPreserve);
+            if (p == Errno.Ok) p = Kho.PreserveFolio(new Folio(pfn, 0));
+            if (p != Errno.Ok) return p;
+            uint flags = Version == MemfdVersion.V2 || inode.Dirty.Contains(idx)
+                ? MemfdLuoFolioSer.FlagDirty | MemfdLuoFolioSer.FlagUptodate
+                : MemfdLuoFolioSer.FlagUptodate;
+            folios.Add(new MemfdLuoFolioSer(pfn, flags, idx));
+        }
+        if (folios.Count == 0) return Errno.Ok;
+        int arrayPages = (int)(((ulong)folios.Count * MemfdLuoFolioSer.Size + PhysicalArena.PageSize - 1) / PhysicalArena.PageSize);
+        Errno rc = Faults.Check(FaultPoint.MemfdArrayAlloc);
+        if (rc != Errno.Ok) return rc;
+        arrayAddr = Kho.Vmalloc.Allocate(arrayPages);
+        if (arrayAddr == 0) return Errno.ENOMEM;
+        var area = Kho.Vmalloc.Find(arrayAddr)!;
+        foreach (ulong pg in area.Pages) Kho.Arena.Fill(pg, PhysicalArena.PageSize, 0); // vcalloc
+        Span<byte> e = stackalloc byte[MemfdLuoFolioSer.Size];
+        for (int i = 0; i < folios.Count; i++)
+        {
+            folios[i].WriteTo(e);
+            Kho.Arena.Write(EntryPhys(area, i), e);
+        }
+        rc = Faults.Check(FaultPoint.MemfdVmallocPreserve);
+        if (rc == Errno.Ok) rc = Kho.PreserveVmalloc(arrayAddr, ref desc);
+        return rc;
+    }
+
+    private static ulong EntryPhys(VmArea area, int i)
+    {
+        ulong off = (ulong)i * MemfdLuoFolioSer.Size;
+        return area.Pages[(int)(off / PhysicalArena.PageSize)] + (off % PhysicalArena.PageSize);
+    }
+
+    private void FreeArray(ulong addr)
+    {
+        var area = Kho.Vmalloc.Find(addr);
+        if (area is null) return;
+        foreach (ulong pg in area.Pages) Kho.FreeFolio(new Folio(pg >> PhysicalArena.PageShift, 0));
+    }
+
+    /// <summary>memfd_luo_freeze(): writes the current file offset into pos; EINVAL without data.</summary>
+    public override Errno Freeze(LiveupdateFileOpArgs args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        if (args.SerializedData == 0) return Errno.EINVAL;
+        Kho.Arena.WriteU64(args.SerializedData + MemfdLuoSer.PosOffset, (ulong)(args.File?.Position ?? 0));
+        return Errno.Ok;
+    }
+
+    /// <summary>memfd_luo_unpreserve() (luo.md §6.3).</summary>
+    public override void Unpreserve(LiveupdateFileOpArgs args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        if (args.File is MemfdFile m) m.Inode.SizeFrozen = false;
+        if (args.PrivateData is not MemfdPrivate priv) return;
+        if (priv.Folios.Count > 0) Kho.UnpreserveVmalloc(priv.Descriptor);
+        foreach (var f in priv.Folios)
+            if (f.Pfn != 0) Kho.UnpreserveFolio(new Folio(f.Pfn, 0));
+        if (priv.ArrayAddr != 0) FreeArray(priv.ArrayAddr);
+        Kho.UnpreserveFree(priv.SerPhys);
+    }
+
+    /// <summary>memfd_luo_retrieve() (luo.md §6.5): a new memfd "" whose page cache is the restored folios.</summary>
+    public override Errno Retrieve(LiveupdateFileOpArgs args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ulong serPhys = args.SerializedData;
+        if (serPhys == 0) return Errno.EINVAL;
+        try
+        {
+            Span<byte> b = stackalloc byte[MemfdLuoSer.SizeV2];
+            if (!Kho.Arena.TryRead(serPhys, b[..SerSize])) return Errno.EINVAL;
+            var ser = MemfdLuoSer.ReadFrom(b, Version);
+            if (Version == MemfdVersion.V2 && (ser.Seals & ~Seals.All) != 0) return Errno.EOPNOTSUPP;
+            Errno rc = Faults.Check(FaultPoint.RetrieveAlloc);
+            if (rc != Errno.Ok) return rc;
+            var inode = new ShmemInode(Kho, "", allowSealing: Version == MemfdVersion.V2, hugetlb: false);
+            var file = new MemfdFile(_luo.Kernel, inode, OpenFlags.O_RDWR | OpenFlags.O_LARGEFILE);
+            if (Version == MemfdVersion.V2) inode.Seals = ser.Seals;
+            if ((long)ser.Pos >= 0) file.Position = (long)ser.Pos;
+            inode.Size = (long)ser.Size;
+            rc = RestoreFolios(ser, inode);
+            if (rc != Errno.Ok)
+            {
+                file.Put();
+                return rc;
+            }
+            args.File = file;
+            return Errno.Ok;
+        }
+        finally
+        {
+            Kho.RestoreFree(serPhys);
+        }
+    }
+
+    private Errno RestoreFolios(MemfdLuoSer ser, ShmemInode inode)
+    {
+        if (ser.NrFolios == 0) return Errno.Ok;
+        ulong addr = Kho.RestoreVmalloc(ser.Folios);
+        if (addr == 0) return Errno.EINVAL;
+        var area = Kho.Vmalloc.Find(addr)!;
+        Span<byte> e = stackalloc byte[MemfdLuoFolioSer.Size];
+        Errno err = Errno.Ok;
+        int n = (int)Math.Min(ser.NrFolios, (ulong)area.Pages.Count * (PhysicalArena.PageSize / MemfdLuoFolioSer.Size));
+        for (int i = 0; i < n; i++)
+        {
+            Kho.Arena.Read(EntryPhys(area, i), e);
+            var f = MemfdLuoFolioSer.ReadFrom(e);
+            if (f.Pfn == 0) continue;
+            if (err != Errno.Ok)
+            {
+                if (Kho.RestoreFolio(f.Pfn << PhysicalArena.PageShift, out var rest)) Kho.FreeFolio(rest); // release the rest
+                continue;
+            }
+            Errno inj = Faults.Check(FaultPoint.MemfdFolioRestore);
+            if (inj != Errno.Ok || !Kho.RestoreFolio(f.Pfn << PhysicalArena.PageShift, out _)) { err = Errno.EIO; continue; }
+            inode.InsertPage(f.Index, f.Pfn);
+            if ((f.Flags & MemfdLuoFolioSer.FlagDirty) != 0) inode.Dirty.Add(f.Index);
+        }
+        FreeArray(addr);
+        return err;
+    }
+
+    /// <summary>memfd_luo_finish() (luo.md §6.6): only for never-retrieved files: restore and release.</summary>
+    public override void Finish(LiveupdateFileOpArgs args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        if (args.RetrieveStatus != 0 || args.SerializedData == 0) return;
+        Span<byte> b = stackalloc byte[MemfdLuoSer.SizeV2];
+        if (!Kho.Arena.TryRead(args.SerializedData, b[..SerSize])) return;
+        var ser = MemfdLuoSer.ReadFrom(b, Version);
+        if (ser.NrFolios > 0)
+        {
+            ulong addr = Kho.RestoreVmalloc(ser.Folios);
+            if (addr != 0)
+            {
+                var area = Kho.Vmalloc.Find(addr)!;
+                Span<byte> e = stackalloc byte[MemfdLuoFolioSer.Size];
+                int n = (int)Math.Min(ser.NrFolios, (ulong)area.Pages.Count * (PhysicalArena.PageSize / MemfdLuoFolioSer.Size));
+                for (int i = 0; i < n; i++)
+                {
+                    Kho.Arena.Read(EntryPhys(area, i), e);
+                    var f = MemfdLuoFolioSer.ReadFrom(e);
+                    if (f.Pfn != 0 && Kho.RestoreFolio(f.Pfn << PhysicalArena.PageShift, out var folio)) Kho.FreeFolio(folio);
+                }
+                FreeArray(addr);
+            }
+        }
+        Kho.RestoreFree(args.SerializedData);
+    }
+}

@@ -1,0 +1,108 @@
+namespace LuoModel.Kernel;
+
+/// <summary>One slot of a file descriptor table.</summary>
+/// <param name="File">The open file description (null while the number is only reserved).</param>
+/// <param name="CloseOnExec">FD_CLOEXEC.</param>
+public readonly record struct FdEntry(OpenFile? File, bool CloseOnExec);
+
+/// <summary>
+/// A process: pid, file descriptor table (fd → open file description + close-on-exec), user memory,
+/// RLIMIT_NOFILE and session id. Created with <see cref="Kernel.CreateProcess"/> or <see cref="Kernel.Fork"/>.
+/// </summary>
+public sealed class Process
+{
+    private readonly SortedDictionary<int, FdEntry> _fds = [];
+
+    internal Process(Kernel kernel, int pid, UserMemory memory, ulong nofileSoft, ulong nofileHard)
+    {
+        Kernel = kernel;
+        Pid = pid;
+        Memory = memory;
+        NofileSoft = nofileSoft;
+        NofileHard = nofileHard;
+        Sid = pid;
+    }
+
+    /// <summary>The kernel the process runs on.</summary>
+    public Kernel Kernel { get; }
+    /// <summary>Process id.</summary>
+    public int Pid { get; }
+    /// <summary>Session id (setsid).</summary>
+    public int Sid { get; internal set; }
+    /// <summary>User address space.</summary>
+    public UserMemory Memory { get; }
+    /// <summary>RLIMIT_NOFILE soft limit.</summary>
+    public ulong NofileSoft { get; internal set; }
+    /// <summary>RLIMIT_NOFILE hard limit.</summary>
+    public ulong NofileHard { get; internal set; }
+    /// <summary>CAP_SYS_RESOURCE (raising the hard limit); true by default (tests run as root).</summary>
+    public bool Privileged { get; set; } = true;
+    /// <summary>True after exit.</summary>
+    public bool Exited { get; internal set; }
+    /// <summary>Open fds in ascending order (reserved slots excluded).</summary>
+    public IEnumerable<int> OpenFds => _fds.Where(kv => kv.Value.File is not null).Select(kv => kv.Key);
+    /// <summary>Open fd count.</summary>
+    public int FdCount => _fds.Count(kv => kv.Value.File is not null);
+
+    /// <summary>The description behind <paramref name="fd"/> or null.</summary>
+    public OpenFile? FileOf(int fd) => _fds.TryGetValue(fd, out var e) ? e.File : null;
+
+    /// <summary>FD_CLOEXEC of an open fd (false when not open).</summary>
+    public bool IsCloseOnExec(int fd) => _fds.TryGetValue(fd, out var e) && e.File is not null && e.CloseOnExec;
+
+    /// <summary>What /proc/PID/fd/N links to, or null.</summary>
+    public string? FdPath(int fd) => FileOf(fd)?.PathName;
+
+    /// <summary>get_unused_fd_flags(): lowest free number ≥ <paramref name="min"/> below the soft limit,
+    /// reserved (not visible); -1 = EMFILE.</summary>
+    internal int Reserve(int min, bool cloexec)
+    {
+        int fd = min;
+        foreach (var k in _fds.Keys)
+        {
+            if (k < fd) continue;
+            if (k == fd) fd++;
+            else break;
+        }
+        if ((ulong)fd >= NofileSoft) return -1;
+        _fds[fd] = new FdEntry(null, cloexec);
+        return fd;
+    }
+
+    /// <summary>put_unused_fd().</summary>
+    internal void Unreserve(int fd)
+    {
+        if (_fds.TryGetValue(fd, out var e) && e.File is null) _fds.Remove(fd);
+    }
+
+    /// <summary>fd_install() into a reserved slot (takes over the caller's reference).</summary>
+    internal void Install(int fd, OpenFile file)
+    {
+        var e = _fds[fd];
+        if (e.File is not null) throw new InvalidOperationException($"fd {fd} already installed");
+        _fds[fd] = e with { File = file };
+    }
+
+    /// <summary>Replaces or sets an entry (dup2/dup3); returns the file previously there.</summary>
+    internal OpenFile? Replace(int fd, OpenFile file, bool cloexec)
+    {
+        OpenFile? old = _fds.TryGetValue(fd, out var e) ? e.File : null;
+        _fds[fd] = new FdEntry(file, cloexec);
+        return old;
+    }
+
+    /// <summary>Removes an installed fd; returns its file or null.</summary>
+    internal OpenFile? Remove(int fd)
+    {
+        if (!_fds.TryGetValue(fd, out var e) || e.File is null) return null;
+        _fds.Remove(fd);
+        return e.File;
+    }
+
+    internal void SetCloseOnExec(int fd, bool value) => _fds[fd] = _fds[fd] with { CloseOnExec = value };
+
+    internal IEnumerable<KeyValuePair<int, FdEntry>> Entries => _fds.Where(kv => kv.Value.File is not null).ToList();
+
+    /// <inheritdoc/>
+    public override string ToString() => $"pid {Pid}";
+}

@@ -1,0 +1,150 @@
+using LuoModel.Kho;
+
+namespace LuoModel.Kernel;
+
+/// <summary>memfd seal bits (F_SEAL_*, include/uapi/linux/fcntl.h).</summary>
+public static class Seals
+{
+    /// <summary>F_SEAL_SEAL.</summary>
+    public const uint F_SEAL_SEAL = 0x1;
+    /// <summary>F_SEAL_SHRINK.</summary>
+    public const uint F_SEAL_SHRINK = 0x2;
+    /// <summary>F_SEAL_GROW.</summary>
+    public const uint F_SEAL_GROW = 0x4;
+    /// <summary>F_SEAL_WRITE.</summary>
+    public const uint F_SEAL_WRITE = 0x8;
+    /// <summary>F_SEAL_FUTURE_WRITE.</summary>
+    public const uint F_SEAL_FUTURE_WRITE = 0x10;
+    /// <summary>F_SEAL_EXEC.</summary>
+    public const uint F_SEAL_EXEC = 0x20;
+    /// <summary>Every seal the model knows (MEMFD_LUO_ALL_SEALS, luo.md §1).</summary>
+    public const uint All = 0x3F;
+}
+
+/// <summary>
+/// A shmem inode behind a memfd: size, seals and its page cache, whose pages are order-0 folios in the
+/// arena allocated from the kernel's page allocator. Pages are freed when the last open description goes.
+/// </summary>
+public sealed class ShmemInode
+{
+    private static ulong s_nextIno = 1000;
+    private readonly Dictionary<ulong, ulong> _pages = []; // index → pfn
+    private readonly Kho.Kho _kho;
+
+    internal ShmemInode(Kho.Kho kho, string name, bool allowSealing, bool hugetlb)
+    {
+        _kho = kho;
+        Name = name;
+        Seals = allowSealing ? 0 : LuoModel.Kernel.Seals.F_SEAL_SEAL;
+        IsHugetlb = hugetlb;
+        Ino = Interlocked.Increment(ref s_nextIno);
+    }
+
+    /// <summary>Inode number (unique in the model).</summary>
+    public ulong Ino { get; }
+    /// <summary>memfd name (without the "memfd:" prefix).</summary>
+    public string Name { get; }
+    /// <summary>i_size.</summary>
+    public long Size { get; internal set; }
+    /// <summary>Current seals.</summary>
+    public uint Seals { get; internal set; }
+    /// <summary>Hugetlb memfd (not shmem: no LUO handler accepts it).</summary>
+    public bool IsHugetlb { get; }
+    /// <summary>Size frozen by LUO (shmem freeze while preserved, luo.md §6.2): size changes fail EPERM.</summary>
+    public bool SizeFrozen { get; internal set; }
+    /// <summary>Open descriptions of this inode (for release of the page cache).</summary>
+    internal int OpenCount { get; set; }
+    /// <summary>Number of pages in the page cache.</summary>
+    public int PageCount => _pages.Count;
+    /// <summary>Pages that were written (dirty bit for memfd-v1 flags).</summary>
+    internal HashSet<ulong> Dirty { get; } = [];
+
+    /// <summary>Page cache as (index, pfn) in ascending index order.</summary>
+    public IReadOnlyList<(ulong Index, ulong Pfn)> Pages => [.. _pages.OrderBy(kv => kv.Key).Select(kv => (kv.Key, kv.Value))];
+
+    /// <summary>The pfn at <paramref name="index"/>, if present.</summary>
+    public bool TryGetPage(ulong index, out ulong pfn) => _pages.TryGetValue(index, out pfn);
+
+    /// <summary>Allocates a zeroed page for a hole (shmem_get_folio with SGP_CACHE); false on ENOMEM. Placed outside
+    /// scratch: LUO pins folios long-term, which migrates them out of the movable (scratch/CMA) area.</summary>
+    internal bool AllocPage(ulong index, out ulong pfn)
+    {
+        if (_pages.TryGetValue(index, out pfn)) return true;
+        if (!_kho.Pages.TryAlloc(0, AllocFlags.Zeroed, out pfn)) return false;
+        _kho.MemMap.SetRefCount(pfn, 1);
+        _kho.MemMap.SetOrder(pfn, 0);
+        _pages[index] = pfn;
+        return true;
+    }
+
+    /// <summary>Inserts a restored folio (retrieve, luo.md §6.5).</summary>
+    internal void InsertPage(ulong index, ulong pfn) => _pages[index] = pfn;
+
+    internal void ReadPage(ulong index, int offset, Span<byte> dst)
+    {
+        if (_pages.TryGetValue(index, out ulong pfn)) _kho.Arena.Read((pfn << PhysicalArena.PageShift) + (ulong)offset, dst);
+        else dst.Clear();
+    }
+
+    internal void WritePage(ulong index, int offset, ReadOnlySpan<byte> src)
+    {
+        if (!AllocPage(index, out ulong pfn)) throw new InsufficientMemoryException("shmem page allocation failed (model OOM)");
+        _kho.Arena.Write((pfn << PhysicalArena.PageShift) + (ulong)offset, src);
+        Dirty.Add(index);
+    }
+
+    /// <summary>Reads file bytes [pos, pos+dst.Length) (caller clips to size).</summary>
+    internal void ReadBytes(long pos, Span<byte> dst)
+    {
+        for (int done = 0; done < dst.Length;)
+        {
+            long a = pos + done;
+            int off = (int)(a % UserMemory.PageSize);
+            int n = Math.Min(UserMemory.PageSize - off, dst.Length - done);
+            ReadPage((ulong)(a / UserMemory.PageSize), off, dst.Slice(done, n));
+            done += n;
+        }
+    }
+
+    /// <summary>Writes file bytes (caller has checked seals and size rules).</summary>
+    internal void WriteBytes(long pos, ReadOnlySpan<byte> src)
+    {
+        for (int done = 0; done < src.Length;)
+        {
+            long a = pos + done;
+            int off = (int)(a % UserMemory.PageSize);
+            int n = Math.Min(UserMemory.PageSize - off, src.Length - done);
+            WritePage((ulong)(a / UserMemory.PageSize), off, src.Slice(done, n));
+            done += n;
+        }
+    }
+
+    /// <summary>Truncate to <paramref name="size"/>: pages wholly beyond are freed, the partial tail zeroed.</summary>
+    internal void SetSize(long size)
+    {
+        if (size < Size)
+        {
+            ulong firstGone = (ulong)((size + UserMemory.PageSize - 1) / UserMemory.PageSize);
+            foreach (var idx in _pages.Keys.Where(i => i >= firstGone).ToList())
+            {
+                FreePage(_pages[idx]);
+                _pages.Remove(idx);
+                Dirty.Remove(idx);
+            }
+            int tail = (int)(size % UserMemory.PageSize);
+            if (tail != 0 && _pages.TryGetValue((ulong)(size / UserMemory.PageSize), out ulong pfn))
+                _kho.Arena.Fill((pfn << PhysicalArena.PageShift) + (ulong)tail, (ulong)(UserMemory.PageSize - tail), 0);
+        }
+        Size = size;
+    }
+
+    private void FreePage(ulong pfn) => _kho.FreeFolio(new Folio(pfn, 0));
+
+    /// <summary>evict_inode: frees the page cache (last open description gone).</summary>
+    internal void Evict()
+    {
+        if (_kho.IsDead) { _pages.Clear(); return; }
+        foreach (ulong pfn in _pages.Values) FreePage(pfn);
+        _pages.Clear();
+    }
+}
