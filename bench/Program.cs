@@ -1,9 +1,13 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Filters;
 using BenchmarkDotNet.Running;
+using LuoModel.Bench;
 
-BenchmarkSwitcher.FromAssembly(typeof(LuoModel.Bench.BenchMarker).Assembly).Run(args);
-
-namespace LuoModel.Bench
+// One entry point for every benchmark class: --filter, --job and --list work as usual.
+IConfig? config = null;
+if (!NativeLibfdt.IsAvailable)
 {
-    /// <summary>Anchor type for the benchmark switcher.</summary>
-    internal static class BenchMarker;
+    Console.WriteLine("libfdt.so.1 not found (Debian package libfdt1): skipping the native libfdt baseline rows.");
+    config = DefaultConfig.Instance.AddFilter(new SimpleFilter(c => !c.Descriptor.WorkloadMethod.Name.StartsWith("Libfdt", StringComparison.Ordinal)));
 }
+BenchmarkSwitcher.FromAssembly(typeof(LuoShapedTree).Assembly).Run(args, config);

@@ -1,3 +1,3 @@
 [assembly: System.Runtime.CompilerServices.InternalsVisibleTo("LuoModel.Tests")]
 [assembly: System.Runtime.CompilerServices.InternalsVisibleTo("LuoModel.PropertyTests")]
-[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("LuoModel.Bench")]
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("bench")]
