@@ -11,6 +11,18 @@ public sealed partial class Kho
     /// <summary>Bytes of the outgoing root FDT page (a copy), empty when there is none.</summary>
     public byte[] OutgoingFdt() => FdtPhys == 0 ? [] : Arena.PageForRead(FdtPhys >> PhysicalArena.PageShift).ToArray();
 
+    /// <summary>Child node names of the outgoing root FDT in struct order (kho-v1: the pending list).</summary>
+    public List<string> OutgoingSubtreeNames()
+    {
+        if (Options.Variant == KhoVariant.KhoV1) return [.. _v1Subtrees.Select(s => s.Name)];
+        var names = new List<string>();
+        if (FdtPhys == 0) return names;
+        ReadOnlySpan<byte> f = Arena.PageForRead(FdtPhys >> PhysicalArena.PageShift);
+        for (int c = KhoFdt.NextRootChild(f, -1); c >= 0; c = KhoFdt.NextRootChild(f, c))
+            names.Add(Encoding.ASCII.GetString(KhoFdt.NodeName(f, c)));
+        return names;
+    }
+
     /// <summary>kho_add_subtree(name, blob, size) (§2.11, §4.3): open_into, add_subnode, setprop
     /// preserved-data then blob-size, pack. -EEXIST for a name match, -ENOMEM when the node does not fit or the
     /// FDT cannot be opened. On a property failure N deletes the node and returns -ENOMEM; M returns the raw
