@@ -39,4 +39,24 @@ public class ImageDumpTests
         }
         finally { File.Delete(path); }
     }
+
+    [Fact]
+    public void Dump_reports_invalid_handover_and_missing_handover()
+    {
+        var k = LuoModel.Kho.Kho.ColdBoot(new PhysicalArena(1UL << 30));
+        Assert.Equal(Errno.Ok, k.Kexec(out var h));
+        k.Arena.WriteU64(h!.Value.FdtPhys + 0x60, 0);          // preserved-memory-map = 0
+        string path = Path.Combine(Path.GetTempPath(), $"kho-{Guid.NewGuid():N}.img");
+        try
+        {
+            ArenaImage.Save(k.Arena, path);
+            var e = new StringWriter();
+            Assert.Equal(3, ImageCommands.Dump(path, new StringWriter(), e));
+            Assert.Contains("invalid handover (BadMemoryMap)", e.ToString());
+            ArenaImage.Save(new PhysicalArena(1UL << 20), path);
+            Assert.Equal(2, ImageCommands.Dump(path, new StringWriter(), new StringWriter()));
+            Assert.Equal(1, ImageCommands.Dump(path + ".missing", new StringWriter(), new StringWriter()));
+        }
+        finally { File.Delete(path); }
+    }
 }
