@@ -18,15 +18,14 @@ public static partial class Fdt
         int numRsv = NumMemRsv(fdt);
         if (numRsv < 0) return numRsv;
 
-        uint offStruct = OffDtStruct(fdt);
-        long limit = StructLimit(fdt);
+        var v = new FdtView(fdt);
         int nextOffset = 0;
         long depth = 0;
         bool expectEnd = false;
         while (true)
         {
             int offset = nextOffset;
-            uint tag = NextTag(fdt, offStruct, limit, offset, out nextOffset);
+            uint tag = NextTag(fdt, in v, offset, out nextOffset);
             if (nextOffset < 0) return nextOffset;
             if (expectEnd && tag != FdtConst.End) return FdtError.BadStructure.Neg();
             switch (tag)
@@ -40,7 +39,7 @@ public static partial class Fdt
                     if (depth > int.MaxValue) return FdtError.BadStructure.Neg();
                     if (depth == 1)
                     {
-                        int name = GetName(fdt, offset, out int len);
+                        int name = GetName(fdt, in v, offset, out int len);
                         if (name < 0) return len;
                         if (len != 0) return FdtError.BadStructure.Neg();
                     }
@@ -51,7 +50,7 @@ public static partial class Fdt
                     if (depth == 0) expectEnd = true;
                     break;
                 case FdtConst.Prop:
-                    int value = GetPropByOffset(fdt, offset, out _, out _, out int plen);
+                    int value = GetPropByOffset(fdt, in v, offset, out _, out _, out int plen);
                     if (value < 0) return plen;
                     break;
                 default:

@@ -17,19 +17,18 @@ public static partial class Fdt
 
     private static int NextNode(ReadOnlySpan<byte> fdt, int offset, ref int depth, bool trackDepth)
     {
+        var v = new FdtView(fdt);
         int nextOffset = 0;
         if (offset >= 0)
         {
-            nextOffset = CheckNodeOffset(fdt, offset);
+            nextOffset = CheckNodeOffset(fdt, in v, offset);
             if (nextOffset < 0) return nextOffset;
         }
-        uint offStruct = OffDtStruct(fdt);
-        long limit = StructLimit(fdt);
         uint tag;
         do
         {
             offset = nextOffset;
-            tag = NextTag(fdt, offStruct, limit, offset, out nextOffset);
+            tag = NextTag(fdt, in v, offset, out nextOffset);
             switch (tag)
             {
                 case FdtConst.BeginNode:
@@ -70,12 +69,12 @@ public static partial class Fdt
         return offset;
     }
 
-    private static int NextProp(ReadOnlySpan<byte> fdt, int offset)
+    private static int NextProp(ReadOnlySpan<byte> fdt, in FdtView v, int offset)
     {
         uint tag;
         do
         {
-            tag = NextTag(fdt, offset, out int nextOffset);
+            tag = NextTag(fdt, in v, offset, out int nextOffset);
             switch (tag)
             {
                 case FdtConst.End:
@@ -92,15 +91,27 @@ public static partial class Fdt
     /// <summary>fdt_first_property_offset().</summary>
     public static int FirstPropertyOffset(ReadOnlySpan<byte> fdt, int nodeOffset)
     {
-        int offset = CheckNodeOffset(fdt, nodeOffset);
-        return offset < 0 ? offset : NextProp(fdt, offset);
+        var v = new FdtView(fdt);
+        return FirstPropertyOffset(fdt, in v, nodeOffset);
+    }
+
+    private static int FirstPropertyOffset(ReadOnlySpan<byte> fdt, in FdtView v, int nodeOffset)
+    {
+        int offset = CheckNodeOffset(fdt, in v, nodeOffset);
+        return offset < 0 ? offset : NextProp(fdt, in v, offset);
     }
 
     /// <summary>fdt_next_property_offset().</summary>
     public static int NextPropertyOffset(ReadOnlySpan<byte> fdt, int offset)
     {
-        offset = CheckPropOffset(fdt, offset);
-        return offset < 0 ? offset : NextProp(fdt, offset);
+        var v = new FdtView(fdt);
+        return NextPropertyOffset(fdt, in v, offset);
+    }
+
+    private static int NextPropertyOffset(ReadOnlySpan<byte> fdt, in FdtView v, int offset)
+    {
+        offset = CheckPropOffset(fdt, in v, offset);
+        return offset < 0 ? offset : NextProp(fdt, in v, offset);
     }
 
     /// <summary>
@@ -110,21 +121,26 @@ public static partial class Fdt
     /// </summary>
     public static int GetString(ReadOnlySpan<byte> fdt, int stroffset, out int len)
     {
-        int total = RoProbe(fdt);
+        var v = new FdtView(fdt);
+        return GetString(fdt, in v, stroffset, out len);
+    }
+
+    internal static int GetString(ReadOnlySpan<byte> fdt, in FdtView v, int stroffset, out int len)
+    {
+        int total = v.Probe;
         len = total;
         if (total < 0) return total;
         long bound = Math.Min(total, fdt.Length);
         len = FdtError.BadOffset.Neg();
-        long abs = (uint)(stroffset + OffDtStrings(fdt));          // 32-bit wrap as in libfdt
+        long abs = (uint)(stroffset + v.OffStrings);          // 32-bit wrap as in libfdt
         if (abs >= (uint)total) return len;
         long avail = total - abs;
-        uint magic = Magic(fdt);
-        if (magic == FdtConst.Magic)
+        if (v.Magic == FdtConst.Magic)
         {
             if (stroffset < 0) return len;
-            if (Version(fdt) >= 17)
+            if (v.Version >= 17)
             {
-                uint size = SizeDtStrings(fdt);
+                uint size = v.SizeStrings;
                 if ((uint)stroffset >= size) return len;
                 if (size - (uint)stroffset < avail) avail = size - (uint)stroffset;
             }
@@ -133,7 +149,7 @@ public static partial class Fdt
         {
             // Unfinished sequential-write blob: offsets are negative, relative to the end of the buffer.
             uint sw = unchecked((uint)-stroffset);
-            if (stroffset >= 0 || sw > SizeDtStrings(fdt)) return len;
+            if (stroffset >= 0 || sw > v.SizeStrings) return len;
             if (sw < avail) avail = sw;
         }
         avail = Math.Min(avail, bound - abs);
@@ -150,17 +166,24 @@ public static partial class Fdt
     /// </summary>
     public static int GetPropByOffset(ReadOnlySpan<byte> fdt, int offset, out int nameOffset, out int nameLen, out int len)
     {
+        var v = new FdtView(fdt);
+        return GetPropByOffset(fdt, in v, offset, out nameOffset, out nameLen, out len);
+    }
+
+    internal static int GetPropByOffset(ReadOnlySpan<byte> fdt, in FdtView v, int offset, out int nameOffset, out int nameLen, out int len)
+    {
         nameOffset = -1; nameLen = 0;
-        int err = CheckPropOffset(fdt, offset);
+        int err = CheckPropOffset(fdt, in v, offset);
         if (err < 0) { len = err; return err; }
-        int abs = (int)(offset + OffDtStruct(fdt));
-        len = BinaryPrimitives.ReadInt32BigEndian(fdt.Slice(abs + 4, 4));
-        int nameoff = BinaryPrimitives.ReadInt32BigEndian(fdt.Slice(abs + 8, 4));
-        int name = GetString(fdt, nameoff, out int nlen);
+        int abs = (int)(offset + v.OffStruct);
+        ReadOnlySpan<byte> hdr = fdt.Slice(abs + 4, 8);
+        len = BinaryPrimitives.ReadInt32BigEndian(hdr);
+        int nameoff = BinaryPrimitives.ReadInt32BigEndian(hdr[4..]);
+        int name = GetString(fdt, in v, nameoff, out int nlen);
         if (name < 0) { len = nlen; return nlen; }
         nameOffset = name; nameLen = nlen;
         int value = abs + FdtConst.PropHeaderSize;
-        if (Version(fdt) < 0x10 && ((offset + FdtConst.PropHeaderSize) % 8) != 0 && len >= 8) value += 4;
+        if (v.Version < 0x10 && ((offset + FdtConst.PropHeaderSize) % 8) != 0 && len >= 8) value += 4;
         return value;
     }
 
@@ -182,9 +205,9 @@ public static partial class Fdt
         return fdt.Slice(start, Math.Min(len, fdt.Length - start));
     }
 
-    private static bool StringEq(ReadOnlySpan<byte> fdt, int stroffset, ReadOnlySpan<byte> s)
+    private static bool StringEq(ReadOnlySpan<byte> fdt, in FdtView v, int stroffset, ReadOnlySpan<byte> s)
     {
-        int p = GetString(fdt, stroffset, out int slen);
+        int p = GetString(fdt, in v, stroffset, out int slen);
         return p >= 0 && slen == s.Length && fdt.Slice(p, slen).SequenceEqual(s);
     }
 
@@ -194,13 +217,13 @@ public static partial class Fdt
     /// </summary>
     public static int GetPropertyOffset(ReadOnlySpan<byte> fdt, int nodeOffset, ReadOnlySpan<byte> name, out int len)
     {
-        uint offStruct = OffDtStruct(fdt);
+        var v = new FdtView(fdt);
         int offset;
-        for (offset = FirstPropertyOffset(fdt, nodeOffset); offset >= 0; offset = NextPropertyOffset(fdt, offset))
+        for (offset = FirstPropertyOffset(fdt, in v, nodeOffset); offset >= 0; offset = NextPropertyOffset(fdt, in v, offset))
         {
-            int abs = (int)(offset + offStruct);
+            int abs = (int)(offset + v.OffStruct);
             int nameoff = BinaryPrimitives.ReadInt32BigEndian(fdt.Slice(abs + 8, 4));
-            if (StringEq(fdt, nameoff, name))
+            if (StringEq(fdt, in v, nameoff, name))
             {
                 len = BinaryPrimitives.ReadInt32BigEndian(fdt.Slice(abs + 4, 4));
                 return offset;
@@ -241,13 +264,19 @@ public static partial class Fdt
     /// </summary>
     public static int GetName(ReadOnlySpan<byte> fdt, int nodeOffset, out int len)
     {
-        int err = RoProbe(fdt);
-        if (err >= 0) err = CheckNodeOffset(fdt, nodeOffset);
+        var v = new FdtView(fdt);
+        return GetName(fdt, in v, nodeOffset, out len);
+    }
+
+    internal static int GetName(ReadOnlySpan<byte> fdt, in FdtView v, int nodeOffset, out int len)
+    {
+        int err = v.Probe;
+        if (err >= 0) err = CheckNodeOffset(fdt, in v, nodeOffset);
         if (err < 0) { len = err; return err; }
-        int abs = (int)(nodeOffset + OffDtStruct(fdt)) + FdtConst.TagSize;
+        int abs = (int)(nodeOffset + v.OffStruct) + FdtConst.TagSize;
         // CheckNodeOffset proved a NUL inside the block.
         len = fdt[abs..].IndexOf((byte)0);
-        if (Version(fdt) < 0x10)
+        if (v.Version < 0x10)
         {
             int slash = fdt.Slice(abs, len).LastIndexOf((byte)'/');
             if (slash < 0) { len = FdtError.BadStructure.Neg(); return len; }
@@ -352,7 +381,10 @@ public static partial class Fdt
         {
             while (pdepth > depth)
             {
-                do { p--; } while (buf[p - 1] != (byte)'/');
+                // libfdt scans back for the previous '/' and, when the walk climbs above the first node (a second
+                // top-level node), reads before the buffer; here that unbalanced structure is BADSTRUCTURE.
+                do { p--; } while (p > 0 && buf[p - 1] != (byte)'/');
+                if (p == 0) return FdtError.BadStructure.Neg();
                 pdepth--;
             }
             if (pdepth >= depth)

@@ -37,14 +37,15 @@ public static partial class Fdt
     /// </summary>
     public static uint NextTag(ReadOnlySpan<byte> fdt, int startOffset, out int nextOffset)
     {
-        uint offStruct = OffDtStruct(fdt);
-        long limit = StructLimit(fdt);
-        return NextTag(fdt, offStruct, limit, startOffset, out nextOffset);
+        var v = new FdtView(fdt);
+        return NextTag(fdt, in v, startOffset, out nextOffset);
     }
 
-    /// <summary>fdt_next_tag() with the structure base and limit already computed (hot path of the walkers).</summary>
-    internal static uint NextTag(ReadOnlySpan<byte> fdt, uint offStruct, long limit, int startOffset, out int nextOffset)
+    /// <summary>fdt_next_tag() with the header already read (hot path of the walkers).</summary>
+    internal static uint NextTag(ReadOnlySpan<byte> fdt, in FdtView v, int startOffset, out int nextOffset)
     {
+        uint offStruct = v.OffStruct;
+        long limit = v.StructLimit;
         nextOffset = FdtError.Truncated.Neg();
         if (startOffset < 0 || startOffset + 4L > limit) return FdtConst.End;   // premature end
         int abs = (int)(startOffset + offStruct);
@@ -70,7 +71,7 @@ public static partial class Fdt
                 uint len = BinaryPrimitives.ReadUInt32BigEndian(fdt.Slice((int)(offset + offStruct), 4));
                 // libfdt adds in 32-bit int arithmetic: a length near 2^32 wraps around.
                 offset = unchecked((int)(offset + 8L + len));
-                if (Version(fdt) < 0x10 && len >= 8 && ((offset - len) % 8) != 0) offset += 4;
+                if (v.Version < 0x10 && len >= 8 && ((offset - len) % 8) != 0) offset += 4;
                 break;
             }
             case FdtConst.End:
@@ -91,16 +92,28 @@ public static partial class Fdt
     /// <summary>fdt_check_node_offset_(): the offset after the BEGIN_NODE at <paramref name="offset"/>, or BADOFFSET.</summary>
     public static int CheckNodeOffset(ReadOnlySpan<byte> fdt, int offset)
     {
+        var v = new FdtView(fdt);
+        return CheckNodeOffset(fdt, in v, offset);
+    }
+
+    internal static int CheckNodeOffset(ReadOnlySpan<byte> fdt, in FdtView v, int offset)
+    {
         if (offset < 0 || (offset % FdtConst.TagSize) != 0) return FdtError.BadOffset.Neg();
-        if (NextTag(fdt, offset, out int next) != FdtConst.BeginNode) return FdtError.BadOffset.Neg();
+        if (NextTag(fdt, in v, offset, out int next) != FdtConst.BeginNode) return FdtError.BadOffset.Neg();
         return next;
     }
 
     /// <summary>fdt_check_prop_offset_(): the offset after the FDT_PROP at <paramref name="offset"/>, or BADOFFSET.</summary>
     public static int CheckPropOffset(ReadOnlySpan<byte> fdt, int offset)
     {
+        var v = new FdtView(fdt);
+        return CheckPropOffset(fdt, in v, offset);
+    }
+
+    internal static int CheckPropOffset(ReadOnlySpan<byte> fdt, in FdtView v, int offset)
+    {
         if (offset < 0 || (offset % FdtConst.TagSize) != 0) return FdtError.BadOffset.Neg();
-        if (NextTag(fdt, offset, out int next) != FdtConst.Prop) return FdtError.BadOffset.Neg();
+        if (NextTag(fdt, in v, offset, out int next) != FdtConst.Prop) return FdtError.BadOffset.Neg();
         return next;
     }
 }

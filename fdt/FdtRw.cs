@@ -136,6 +136,7 @@ public static class FdtRw
         if (version >= 17)
         {
             structSize = (int)Fdt.SizeDtStruct(fdt);
+            if (structSize < 0) return FdtError.Truncated.Neg();   // beyond libfdt: a size past INT_MAX cannot fit
         }
         else if (version == 16)
         {
@@ -160,12 +161,16 @@ public static class FdtRw
 
         long newSize = 40L + memRsvSize + structSize + Fdt.SizeDtStrings(fdt);
         if (buf.Length < newSize) return FdtError.NoSpace.Neg();
-        if (Fdt.TotalSize(fdt) > (uint)fdt.Length) return FdtError.Truncated.Neg();
+        // libfdt copies each block from where the header puts it without checking it against totalsize; beyond
+        // libfdt, every block (and totalsize) must lie inside the span, or the result is TRUNCATED.
+        long srcEnd = Math.Max(Math.Max(Fdt.TotalSize(fdt), Fdt.OffMemRsvmap(fdt) + (long)memRsvSize),
+            Math.Max(Fdt.OffDtStruct(fdt) + (long)structSize, (long)Fdt.OffDtStrings(fdt) + Fdt.SizeDtStrings(fdt)));
+        if (srcEnd > fdt.Length) return FdtError.Truncated.Neg();
         // libfdt builds the packed copy in free space of the buffer; a pooled temporary gives the same bytes.
-        byte[] tmp = ArrayPool<byte>.Shared.Rent((int)Fdt.TotalSize(fdt));
+        byte[] tmp = ArrayPool<byte>.Shared.Rent((int)srcEnd);
         try
         {
-            ReadOnlySpan<byte> old = fdt[..(int)Fdt.TotalSize(fdt)];
+            ReadOnlySpan<byte> old = fdt[..(int)srcEnd];
             old.CopyTo(tmp);
             ReadOnlySpan<byte> src = tmp.AsSpan(0, old.Length);
             uint boot = Fdt.BootCpuidPhys(src);

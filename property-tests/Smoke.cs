@@ -1,2 +1,0 @@
-namespace LuoModel.PropertyTests;
-public class Smoke { [Fact] public void Builds() => Assert.True(true); }
