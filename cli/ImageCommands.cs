@@ -48,9 +48,9 @@ internal static class ImageCommands
         var view = HandoverReader.Read(arena, h, options);
         if (view.Fdt.Length > 0)
         {
-            output.WriteLine($"KHO root FDT ({view.Fdt.Length} bytes, compatible \"{view.Compatible}\", read as variant {options.Variant}):");
+            output.WriteLine($"KHO root FDT as DTS ({view.Fdt.Length} bytes, compatible \"{view.Compatible}\", read as variant {options.Variant}):");
             var sb = new StringWriter(inv);
-            int prc = FdtTreePrinter.Print(view.Fdt, sb);
+            int prc = FdtDtsPrinter.Print(view.Fdt, sb);
             foreach (string line in sb.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)) output.WriteLine("  " + line);
             if (prc < 0) output.WriteLine(string.Create(inv, $"  (printer stopped: FDT error {prc})"));
         }

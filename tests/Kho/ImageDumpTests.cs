@@ -24,6 +24,8 @@ public class ImageDumpTests
             Assert.Equal(0, ImageCommands.Dump(path, o, e));
             string text = o.ToString();
             Assert.Contains("compatible \"kho-v4\"", text);
+            Assert.Contains("kexec-metadata {", text);                 // DTS of the KHO root
+            Assert.Contains("compatible = \"kho-v4\";", text);
             Assert.Contains("0x4000000-0x4008000 order 3", text);
             Assert.Contains("0x8000000-0x8200000 order 9", text);
             Assert.Contains("kexec-metadata: phys 0x107000 (1077248), size 0x49 (73)", text);
