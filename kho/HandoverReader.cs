@@ -67,13 +67,7 @@ public static class HandoverReader
         if (rc != 0) return Fail(h, KhoBootReject.FdtBadHeader, $"fdt_check_header failed ({rc})");
         uint totalSize = KhoFdt.TotalSize(fdt);
         h.Fdt = fdt.AsSpan(0, (int)Math.Min(totalSize, (uint)fdt.Length)).ToArray();
-        int cv = KhoFdt.GetProp(fdt, 0, "compatible"u8, out int clen);
-        if (cv >= 0 && cv + clen <= fdt.Length)
-        {
-            var c = fdt.AsSpan(cv, clen);
-            int z = c.IndexOf((byte)0);
-            h.Compatible = Encoding.ASCII.GetString(z < 0 ? c : c[..z]);
-        }
+        h.Compatible = KhoFdt.RootCompatibleString(fdt);
         // (c) fdt_node_check_compatible(fdt, 0, KHO_FDT_COMPATIBLE)
         if (!KhoFdt.RootCompatible(fdt, Encoding.ASCII.GetBytes(options.EffectiveCompatible)))
             return Fail(h, KhoBootReject.CompatibleMismatch, $"root compatible does not list \"{options.EffectiveCompatible}\"");

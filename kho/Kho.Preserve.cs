@@ -185,6 +185,7 @@ public sealed partial class Kho
                 {
                     KhoFault.DropKeys => RadixFault.DropOddLeafBits,
                     KhoFault.DelClearsNeighbour => RadixFault.DelClearsNeighbour,
+                    KhoFault.RandomPlacement => RadixFault.RandomPlacement,
                     _ => RadixFault.None,
                 };
         }
@@ -205,4 +206,6 @@ internal enum KhoFault
     NoRollback,
     /// <summary>Kexec does not stamp the last preserved block.</summary>
     LoseLastBlockAtKexec,
+    /// <summary>Node pages are placed nondeterministically.</summary>
+    RandomPlacement,
 }

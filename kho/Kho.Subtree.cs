@@ -6,10 +6,22 @@ namespace LuoModel.Kho;
 public sealed partial class Kho
 {
     private readonly List<(string Name, ulong Phys)> _v1Subtrees = [];
-    private const string PropPreservedData = "preserved-data", PropBlobSize = "blob-size", PropFdt = "fdt";
+    private const string PropPreservedData = "preserved-data", PropBlobSize = "blob-size";
 
     /// <summary>Bytes of the outgoing root FDT page (a copy), empty when there is none.</summary>
     public byte[] OutgoingFdt() => FdtPhys == 0 ? [] : Arena.PageForRead(FdtPhys >> PhysicalArena.PageShift).ToArray();
+
+    /// <summary>Child node names of the outgoing root FDT in struct order (kho-v1: the pending list).</summary>
+    public List<string> OutgoingSubtreeNames()
+    {
+        if (Options.Variant == KhoVariant.KhoV1) return [.. _v1Subtrees.Select(s => s.Name)];
+        var names = new List<string>();
+        if (FdtPhys == 0) return names;
+        ReadOnlySpan<byte> f = Arena.PageForRead(FdtPhys >> PhysicalArena.PageShift);
+        for (int c = KhoFdt.NextRootChild(f, -1); c >= 0; c = KhoFdt.NextRootChild(f, c))
+            names.Add(Encoding.ASCII.GetString(KhoFdt.NodeName(f, c)));
+        return names;
+    }
 
     /// <summary>kho_add_subtree(name, blob, size) (§2.11, §4.3): open_into, add_subnode, setprop
     /// preserved-data then blob-size, pack. -EEXIST for a name match, -ENOMEM when the node does not fit or the
@@ -127,26 +139,8 @@ public sealed partial class Kho
         return Errno.Ok;
     }
 
-    private Errno BuildV1Fdt(ulong fpfn, ulong first)
-    {
-        byte[] page = Arena.PageForWrite(fpfn);
-        Span<byte> u64 = stackalloc byte[8];
-        KhoFdt.SwCreate(page);
-        int rc = KhoFdt.SwBeginNode(page, "");
-        rc |= KhoFdt.SwProperty(page, "compatible", Encoding.ASCII.GetBytes(Options.EffectiveCompatible + "\0"));
-        BinaryPrimitives.WriteUInt64LittleEndian(u64, first);
-        rc |= KhoFdt.SwProperty(page, "preserved-memory-map", u64);
-        foreach (var (name, phys) in _v1Subtrees)
-        {
-            rc |= KhoFdt.SwBeginNode(page, name);
-            BinaryPrimitives.WriteUInt64LittleEndian(u64, phys);
-            rc |= KhoFdt.SwProperty(page, PropFdt, u64);
-            rc |= KhoFdt.SwEndNode(page);
-        }
-        rc |= KhoFdt.SwEndNode(page);
-        rc |= KhoFdt.SwFinish(page);
-        return rc == 0 ? Errno.Ok : Errno.ENOMEM;
-    }
+    private Errno BuildV1Fdt(ulong fpfn, ulong first) =>
+        KhoFdt.BuildRoot(Arena.PageForWrite(fpfn), Options.EffectiveCompatible, first, _v1Subtrees) == 0 ? Errno.Ok : Errno.ENOMEM;
 
     /// <summary>kho_abort() (kho-v1, §1.5): -ENOENT when not finalized; else frees the chunk chain and the FDT
     /// page and reopens preservation. The tracker itself is kept (model decision: subsystems unpreserve their

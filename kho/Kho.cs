@@ -131,15 +131,7 @@ public sealed partial class Kho
         var flags = Options.Variant == KhoVariant.N ? AllocFlags.Dma32 : AllocFlags.None;
         if (AllocPreserveCore(PhysicalArena.PageSize, flags, out ulong fdt) != Errno.Ok) { _tree = null; return; }
         byte[] page = Arena.PageForWrite(fdt >> PhysicalArena.PageShift);
-        Span<byte> map = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(map, _tree.Root);
-        KhoFdt.SwCreate(page);
-        int rc = KhoFdt.SwBeginNode(page, "");
-        rc |= KhoFdt.SwProperty(page, "compatible", Encoding.ASCII.GetBytes(Options.EffectiveCompatible + "\0"));
-        rc |= KhoFdt.SwProperty(page, "preserved-memory-map", map);
-        rc |= KhoFdt.SwEndNode(page);
-        rc |= KhoFdt.SwFinish(page);
-        if (rc != 0) { _tree = null; return; }
+        if (KhoFdt.BuildRoot(page, Options.EffectiveCompatible, _tree.Root) != 0) { _tree = null; return; }
         FdtPhys = fdt;
         WriteKexecMetadata();
     }
@@ -149,18 +141,15 @@ public sealed partial class Kho
     private void WriteKexecMetadata()
     {
         uint prev = 0;
+        Span<byte> m = stackalloc byte[KhoKexecMetadata.SizeOf];
         if (Incoming.IsKhoBoot && RetrieveSubtree(KhoKexecMetadata.Name, out ulong ip, out ulong isz) == Errno.Ok
-            && isz >= 4 && Arena.TryReadU64(ip, out _))
+            && isz >= 4 && Arena.TryRead(ip, m[..4])
+            && BinaryPrimitives.ReadUInt32LittleEndian(m) == 1 && isz >= KhoKexecMetadata.SizeOf && Arena.TryRead(ip, m))
         {
-            Span<byte> m = stackalloc byte[KhoKexecMetadata.SizeOf];
-            if (BinaryPrimitives.ReadUInt32LittleEndian(Arena.PageForRead(ip >> 12)[(int)(ip & 0xFFF)..]) is 1 && isz >= KhoKexecMetadata.SizeOf
-                && Arena.TryRead(ip, m))
-            {
-                prev = BinaryPrimitives.ReadUInt32LittleEndian(m[KhoKexecMetadata.KexecCountOffset..]);
-                var rel = m.Slice(KhoKexecMetadata.ReleaseOffset, KhoKexecMetadata.ReleaseLength);
-                int z = rel.IndexOf((byte)0);
-                PreviousRelease = Encoding.ASCII.GetString(z < 0 ? rel : rel[..z]);
-            }
+            prev = BinaryPrimitives.ReadUInt32LittleEndian(m[KhoKexecMetadata.KexecCountOffset..]);
+            var rel = m.Slice(KhoKexecMetadata.ReleaseOffset, KhoKexecMetadata.ReleaseLength);
+            int z = rel.IndexOf((byte)0);
+            PreviousRelease = Encoding.ASCII.GetString(z < 0 ? rel : rel[..z]);
         }
         KexecCount = prev + 1;
         if (AllocPreserveCore(KhoKexecMetadata.SizeOf, AllocFlags.None, out ulong d) != Errno.Ok) return;

@@ -93,6 +93,7 @@ public sealed class RadixTree
             ulong child = BinaryPrimitives.ReadUInt64LittleEndian(page.AsSpan(off));
             if (child == 0)
             {
+                if (Fault == RadixFault.RandomPlacement && Random.Shared.Next(2) == 0) _alloc.TryAlloc(0, AllocFlags.None, out _);
                 if (!_alloc.TryAlloc(0, AllocFlags.Zeroed, out ulong pfn))
                 {
                     for (int i = 0; i < nFresh; i++) { _alloc.Free(fresh[i] >> PhysicalArena.PageShift, 0); _nodes.Remove(fresh[i]); }
@@ -222,4 +223,6 @@ internal enum RadixFault
     DropOddLeafBits,
     /// <summary>Del clears bit (i XOR 2) instead of bit i.</summary>
     DelClearsNeighbour,
+    /// <summary>Node pages land at random addresses (map bytes no longer a function of the calls).</summary>
+    RandomPlacement,
 }
