@@ -16,7 +16,7 @@ internal static class ImageCommands
     {
         var file = new Argument<FileInfo>("FILE") { Description = "arena image written by ArenaImage.Save" };
         var dump = new Command("dump", "Print a saved arena's KHO handover as the next kernel reads it") { file };
-        dump.SetAction(parseResult => Dump(parseResult.GetValue(file)!.FullName, Console.Out, Console.Error));
+        dump.SetAction(parseResult => Dump(parseResult.GetValue(file)!.FullName, parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error));
         var image = new Command("image", "Arena image tools");
         image.Subcommands.Add(dump);
         return image;

@@ -15,6 +15,7 @@ internal static class Program
         // ---- command groups: add each new group here (root.Subcommands.Add(XxxCommands.Create())) ----
         root.Subcommands.Add(FdtCommands.Create());
         root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(ImageCommands.Create());
         // ---- end of command groups ----
 
         return root;
