@@ -18,7 +18,7 @@ public sealed class KhoBlockSet
     private readonly FaultInjector _faults;
     private readonly FaultPoint _growPoint;
     private readonly List<ulong> _blocks = [];
-    private int _writePos; // linear slot index of the next reserve_entry()
+    private int _writeBlock, _writeSlot; // block index and slot of the next reserve_entry()
 
     internal KhoBlockSet(Kho.Kho kho, FaultInjector faults, FaultPoint growPoint, int entrySize)
     {
@@ -95,7 +95,7 @@ public sealed class KhoBlockSet
     public void Destroy()
     {
         while (_blocks.Count > 0) RemoveLast();
-        _writePos = 0;
+        BeginWrite();
     }
 
     /// <summary>kho_block_set_clear(): every header count := 0 and entry area zeroed.</summary>
@@ -109,23 +109,25 @@ public sealed class KhoBlockSet
     }
 
     /// <summary>Starts a writer iteration at slot 0.</summary>
-    public void BeginWrite() => _writePos = 0;
+    public void BeginWrite() => (_writeBlock, _writeSlot) = (0, 0);
 
     /// <summary>kho_block_reserve_entry(): physical address of the next slot (0 = NULL past the last block);
     /// sets that block's header count to the slot index + 1.</summary>
     public ulong ReserveEntry()
     {
-        int b = _writePos / PerBlock, s = _writePos % PerBlock;
-        if (b >= _blocks.Count) return 0;
-        _kho.Arena.WriteU64(_blocks[b] + KhoBlockHeaderSer.CountOffset, (ulong)(s + 1));
-        _writePos++;
-        return _blocks[b] + KhoBlockHeaderSer.Size + ((ulong)s * (ulong)EntrySize);
+        if (_writeBlock >= _blocks.Count) return 0;
+        ulong block = _blocks[_writeBlock];
+        int s = _writeSlot;
+        _kho.Arena.WriteU64(block + KhoBlockHeaderSer.CountOffset, (ulong)(s + 1));
+        if (++_writeSlot == PerBlock) (_writeBlock, _writeSlot) = (_writeBlock + 1, 0);
+        return block + KhoBlockHeaderSer.Size + ((ulong)s * (ulong)EntrySize);
     }
 
     /// <summary>kho_block_prev(): steps the writer back one slot; header counts unchanged.</summary>
     public void Prev()
     {
-        if (_writePos > 0) _writePos--;
+        if (_writeSlot > 0) _writeSlot--;
+        else if (_writeBlock > 0) (_writeBlock, _writeSlot) = (_writeBlock - 1, PerBlock - 1);
     }
 
     /// <summary>Physical address of linear slot <paramref name="i"/> (for rollback walks).</summary>

@@ -5,6 +5,9 @@ namespace LuoModel.Kernel;
 
 public sealed partial class Luo
 {
+    /// <summary>Argument block reused by every freeze call of a reboot (no allocation per file).</summary>
+    private LiveupdateFileOpArgs? _freezeArgs;
+
     /// <summary>liveupdate_reboot() (luo.md §4.1): session serialization (rollback on failure), FLB
     /// serialization, and in the FDT era with kho-v1 kho_finalize() (failure → EAGAIN, files stay frozen).
     /// Success leaves serialize_lock held forever (<see cref="IsFrozen"/>).</summary>
@@ -41,14 +44,13 @@ public sealed partial class Luo
         }
         Errno err = Errno.Ok;
         int k = 0;
-        Span<byte> name = stackalloc byte[LuoSessionSer.NameLength];
         for (; k < sh.List.Count; k++)
         {
             var s = sh.List[k];
             ulong entry;
             if (v5)
             {
-                err = Faults.Check(FaultPoint.SessionReserveEntry, s.Name);
+                err = Faults.Check(FaultPoint.SessionReserveEntry, Faults.Logging ? s.Name : "");
                 entry = err == Errno.Ok ? sh.Blocks!.ReserveEntry() : 0;
                 if (err == Errno.Ok && entry == 0) err = Errno.ENOSPC;
                 if (err != Errno.Ok) break;
@@ -60,8 +62,7 @@ public sealed partial class Luo
                 if (v5) sh.Blocks!.Prev();
                 break;
             }
-            s.NameBytes.CopyTo(name);
-            Kho.Arena.Write(entry + LuoSessionSer.NameOffset, name);
+            Kho.Arena.Write(entry + LuoSessionSer.NameOffset, s.NameBytes.AsSpan(0, LuoSessionSer.NameLength));
         }
         if (err != Errno.Ok)
         {
@@ -94,7 +95,7 @@ public sealed partial class Luo
         if (files.Count == 0) return Errno.Ok;
         var fb = s.FileBlocks;
         fb?.BeginWrite();
-        Span<byte> e = stackalloc byte[LuoFileSer.Size];
+        var args = _freezeArgs ??= new LiveupdateFileOpArgs(files[0].Handler);
         for (int j = 0; j < files.Count; j++)
         {
             var f = files[j];
@@ -113,17 +114,15 @@ public sealed partial class Luo
             }
             if (err == Errno.Ok && f.Handler.HasFreeze)
             {
-                var args = f.Args();
-                err = f.Handler.Freeze(args);
-                if (err == Errno.Ok) f.SerializedData = args.SerializedData;
+                err = f.Handler.FreezeFile(f, args);
             }
             if (err != Errno.Ok)
             {
                 UnfreezeFiles(s, j);
                 return err;
             }
-            new LuoFileSer(f.Handler.Compatible, f.SerializedData, f.Token).WriteTo(e);
-            Kho.Arena.Write(entry, e);
+            // entries never straddle a page (blocks are pages; the FDT-era area is two pages of 64-byte slots)
+            LuoFileSer.Write(Kho.Arena.PageSpanForWrite(entry, LuoFileSer.Size), f.Handler.CompatibleField, f.SerializedData, f.Token);
         }
         Span<byte> set = stackalloc byte[LuoSessionSer.FileSetSize];
         BinaryPrimitives.WriteUInt64LittleEndian(set, fb is not null ? fb.HeadPa : s.FdtFileArea);

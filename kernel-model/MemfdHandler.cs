@@ -148,8 +148,17 @@ public sealed class MemfdHandler : LiveupdateFileHandler
     public override Errno Freeze(LiveupdateFileOpArgs args)
     {
         ArgumentNullException.ThrowIfNull(args);
-        if (args.SerializedData == 0) return Errno.EINVAL;
-        Kho.Arena.WriteU64(args.SerializedData + MemfdLuoSer.PosOffset, (ulong)(args.File?.Position ?? 0));
+        return FreezeCore(args.SerializedData, args.File);
+    }
+
+    /// <summary>The same freeze straight from the luo_file (reboot hot path: no argument block; serialized data
+    /// unchanged).</summary>
+    internal override Errno FreezeFile(LuoFile f, LiveupdateFileOpArgs args) => FreezeCore(f.SerializedData, f.File);
+
+    private Errno FreezeCore(ulong ser, OpenFile? file)
+    {
+        if (ser == 0) return Errno.EINVAL;
+        _luo.Kho.Arena.WriteU64(ser + MemfdLuoSer.PosOffset, (ulong)(file?.Position ?? 0));
         return Errno.Ok;
     }
 
