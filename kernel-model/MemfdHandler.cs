@@ -63,6 +63,7 @@ public sealed class MemfdHandler : LiveupdateFileHandler
         ArgumentNullException.ThrowIfNull(args);
         var m = (MemfdFile)args.File!;
         var inode = m.Inode;
+        inode.LoadFromHost(m);
         inode.SizeFrozen = true;
         Errno rc = Faults.Check(FaultPoint.MemfdPreserveAlloc);
         ulong ser = 0;
@@ -149,6 +150,7 @@ public sealed class MemfdHandler : LiveupdateFileHandler
     {
         ArgumentNullException.ThrowIfNull(args);
         if (args.SerializedData == 0) return Errno.EINVAL;
+        if (args.File is MemfdFile hf && hf.Inode.SnapshotFromHost(hf) is var se && se != Errno.Ok) return se;
         Kho.Arena.WriteU64(args.SerializedData + MemfdLuoSer.PosOffset, (ulong)(args.File?.Position ?? 0));
         return Errno.Ok;
     }
