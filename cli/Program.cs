@@ -17,6 +17,7 @@ internal static class Program
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ImageCommands.Create());
         root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(SelftestCommand.Create());
         // ---- end of command groups ----
 
         return root;

@@ -168,6 +168,7 @@ public sealed partial class LuoDaemon
 
     private string Status()
     {
+        DrainHangups(null);
         var k = _kernel;
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"boot {_generation}\n");

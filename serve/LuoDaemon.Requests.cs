@@ -45,6 +45,8 @@ public sealed partial class LuoDaemon
             Reply(c, seq, -1, WireErrno.ESHUTDOWN);
             return;
         }
+        DrainHangups(c);
+        if (!_conns.ContainsKey(c.Fd)) return;
         if (fd >= 0 && h.Op != ShimOp.Ioctl)
         {
             Log($"{c}: {h.Op} carried a descriptor");
@@ -121,8 +123,6 @@ public sealed partial class LuoDaemon
 
     private void OpenRequest(Connection c, in RequestHeader h, ReadOnlySpan<byte> payload)
     {
-        DrainHangups(c);
-        if (!_conns.ContainsKey(c.Fd)) return;
         string path = Encoding.UTF8.GetString(payload.IndexOf((byte)0) is var z and >= 0 ? payload[..z] : payload);
         var p = ProcessOf(c);
         long rc = _kernel.Open(p, path, (int)h.Cmd);

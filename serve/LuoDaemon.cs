@@ -275,16 +275,26 @@ public sealed partial class LuoDaemon : IDisposable
     }
 
     /// <summary>Processes every connection whose peer has hung up (selftest-shim.md §4.3 EOF-ordering rule):
-    /// its queued messages first, then its EOF.</summary>
-    private void DrainHangups(Connection? except)
+    /// its queued messages first, then its EOF. The kernel closes a dying process's files before its parent
+    /// can see it dead, so the daemon applies this before every request (one zero-timeout poll).</summary>
+    private unsafe void DrainHangups(Connection? except)
     {
-        if (_draining) return;
+        if (_draining || _conns.Count == 0) return;
         _draining = true;
         try
         {
-            foreach (var c in _conns.Values.ToList())
+            var list = _conns.Values.Where(c => c != except && !c.Control).ToList();
+            if (list.Count == 0) return;
+            var pfds = new PollFd[list.Count];
+            for (int i = 0; i < list.Count; i++) pfds[i] = new PollFd { Fd = list[i].Fd, Events = LinuxConst.POLLIN | LinuxConst.POLLRDHUP };
+            int n;
+            fixed (PollFd* p = pfds) n = Libc.Poll(p, (nuint)pfds.Length, 0);
+            if (n <= 0) return;
+            const short Hangup = LinuxConst.POLLHUP | LinuxConst.POLLRDHUP | LinuxConst.POLLERR | LinuxConst.POLLNVAL;
+            for (int i = 0; i < list.Count; i++)
             {
-                if (c == except || c.Control || !_conns.ContainsKey(c.Fd) || !Seqpacket.PeerGone(c.Fd)) continue;
+                var c = list[i];
+                if ((pfds[i].Revents & Hangup) == 0) continue;
                 for (int guard = 0; guard < 64 && _conns.ContainsKey(c.Fd); guard++) ServiceOne(c);
                 if (_conns.ContainsKey(c.Fd)) Drop(c, "exited");
             }
