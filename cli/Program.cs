@@ -16,6 +16,8 @@ internal static class Program
         root.Subcommands.Add(FdtCommands.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ImageCommands.Create());
+        root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(SelftestCommand.Create());
         // ---- end of command groups ----
 
         return root;

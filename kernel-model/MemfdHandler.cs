@@ -63,6 +63,7 @@ public sealed class MemfdHandler : LiveupdateFileHandler
         ArgumentNullException.ThrowIfNull(args);
         var m = (MemfdFile)args.File!;
         var inode = m.Inode;
+        inode.LoadFromHost(m);
         inode.SizeFrozen = true;
         Errno rc = Faults.Check(FaultPoint.MemfdPreserveAlloc);
         ulong ser = 0;
@@ -158,6 +159,9 @@ public sealed class MemfdHandler : LiveupdateFileHandler
     private Errno FreezeCore(ulong ser, OpenFile? file)
     {
         if (ser == 0) return Errno.EINVAL;
+        // A memfd received from a host process (luo serve) copies its current contents into its arena pages now,
+        // as the kernel hands over what the pages hold at reboot (selftest-shim.md §6.1).
+        if (file is MemfdFile hf && hf.Inode.SnapshotFromHost(hf) is var se && se != Errno.Ok) return se;
         _luo.Kho.Arena.WriteU64(ser + MemfdLuoSer.PosOffset, (ulong)(file?.Position ?? 0));
         return Errno.Ok;
     }
