@@ -22,7 +22,7 @@ internal static class Program
                 foreach (string n in FuzzTargets.All.Keys) Console.WriteLine(n);
                 return 0;
             case "run" when args.Length == 2 && FuzzTargets.All.TryGetValue(args[1], out var target):
-                Fuzzer.Run(stream =>
+                Fuzzer.OutOfProcess.Run(stream =>
                 {
                     using var ms = new MemoryStream();
                     stream.CopyTo(ms);
@@ -34,6 +34,8 @@ internal static class Program
             case "seeds" when args.Length == 2:
                 Seeds.Write(args[1]);
                 return 0;
+            case "sweep" when args.Length >= 2:
+                return Sweep(args[1], args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 20261123);
             case "regions":
                 foreach (var abi in new[] { LuoModel.Kernel.LuoAbi.LuoV5, LuoModel.Kernel.LuoAbi.FdtV1 })
                 {
@@ -45,6 +47,24 @@ internal static class Program
             default:
                 return Usage();
         }
+    }
+
+    /// <summary>Corrupted-handover sweep (issue 9 §2): "full" or a sample size; prints the table and failures.</summary>
+    private static int Sweep(string what, int seed)
+    {
+        var sweep = new LuoModel.Testkit.Reliability.CorruptionSweep();
+        var list = what == "full" ? sweep.All().ToList() : sweep.Sample(int.Parse(what, CultureInfo.InvariantCulture), seed);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var results = LuoModel.Testkit.Reliability.SweepReport.RunAll(sweep, list, Environment.ProcessorCount);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{results.Length} corruptions in {sw.Elapsed.TotalSeconds:F1} s"));
+        Console.Write(LuoModel.Testkit.Reliability.SweepReport.Table(results));
+        Console.WriteLine("wild pointers: " + LuoModel.Testkit.Reliability.SweepReport.WildSummary(results));
+        int bad = 0;
+        foreach (var r in results.Where(r => r.Failure is not null))
+        {
+            if (bad++ < 40) Console.WriteLine("FAIL " + r + "\n     " + r.Detail.Split('\n')[0]);
+        }
+        return bad == 0 ? 0 : 1;
     }
 
     private static int Replay(FuzzTarget target, string[] files)

@@ -159,8 +159,14 @@ public sealed class DemoHandover
         {
             byte[] fdt = k.Kho.OutgoingFdt();
             kho.Add(new(MetaKind.KhoFdt, k.Kho.FdtPhys, (int)LuoModel.Fdt.Fdt.TotalSize(fdt), "kho root"));
-            int i = 0;
-            foreach (ulong page in k.Kho.Tree!.NodePages) { kho.Add(new(MetaKind.RadixPage, page, PhysicalArena.PageSize, $"radix page {i++}")); known.Add(page); }
+            var levels = new LevelVisitor([]);
+            RadixTree.Walk(k.Arena, k.Kho.Tree!.Root, ref levels, null, out _);
+            foreach (ulong page in k.Kho.Tree.NodePages)
+            {
+                int level = levels.Levels.GetValueOrDefault(page, -1);
+                kho.Add(new(MetaKind.RadixPage, page, PhysicalArena.PageSize, level == 0 ? "radix leaf" : $"radix table L{level}"));
+                known.Add(page);
+            }
         }
         kho.Add(new(MetaKind.ScratchArray, handoff.Value.ScratchPhys, (int)handoff.Value.ScratchLen, "scratch array"));
         known.Add(handoff.Value.ScratchPhys & ~(ulong)(PhysicalArena.PageSize - 1));
@@ -241,6 +247,13 @@ public sealed class DemoHandover
         int flbCount = (int)arena.ReadU64(luo.OutFlbPhys + LuoFlbHeaderSer.CountOffset);
         regions.Add(new(MetaKind.FlbPage, luo.OutFlbPhys, LuoFlbHeaderSer.Size + (Math.Min(flbCount, LuoFlbHeaderSer.MaxEntries) * LuoFlbSer.Size), "flb page"));
         regions.AddRange(data);
+    }
+
+    private readonly struct LevelVisitor(Dictionary<ulong, int> levels) : IRadixVisitor
+    {
+        public Dictionary<ulong, int> Levels => levels;
+        public int Node(ulong phys, int level) { levels[phys] = level; return 0; }
+        public int Key(ulong key) => 0;
     }
 
     private static long Check(long rc, string what) =>
