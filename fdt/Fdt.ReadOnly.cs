@@ -176,6 +176,9 @@ public static partial class Fdt
         int err = CheckPropOffset(fdt, in v, offset);
         if (err < 0) { len = err; return err; }
         int abs = (int)(offset + v.OffStruct);
+        // A wrapping property length can pass the tag check while the 12-byte header itself lies past the end
+        // of a buffer shorter than totalsize (libfdt would read beyond it): report the blob as truncated.
+        if ((long)abs + FdtConst.PropHeaderSize > fdt.Length) { len = FdtError.Truncated.Neg(); return len; }
         ReadOnlySpan<byte> hdr = fdt.Slice(abs + 4, 8);
         len = BinaryPrimitives.ReadInt32BigEndian(hdr);
         int nameoff = BinaryPrimitives.ReadInt32BigEndian(hdr[4..]);
@@ -222,6 +225,8 @@ public static partial class Fdt
         for (offset = FirstPropertyOffset(fdt, in v, nodeOffset); offset >= 0; offset = NextPropertyOffset(fdt, in v, offset))
         {
             int abs = (int)(offset + v.OffStruct);
+            // same wrapping-length case as GetPropByOffset: the header is past the end of the buffer
+            if ((long)abs + FdtConst.PropHeaderSize > fdt.Length) { len = FdtError.Truncated.Neg(); return len; }
             int nameoff = BinaryPrimitives.ReadInt32BigEndian(fdt.Slice(abs + 8, 4));
             if (StringEq(fdt, in v, nameoff, name))
             {
