@@ -149,6 +149,7 @@ public sealed class MemfdHandler : LiveupdateFileHandler
     {
         ArgumentNullException.ThrowIfNull(args);
         if (args.SerializedData == 0) return Errno.EINVAL;
+        if (_luo.Mut(LuoMutant.MemfdFreezeSkipsPos)) return Errno.Ok; // mutant: MemfdFreezeSkipsPos
         Kho.Arena.WriteU64(args.SerializedData + MemfdLuoSer.PosOffset, (ulong)(args.File?.Position ?? 0));
         return Errno.Ok;
     }
