@@ -51,6 +51,8 @@ public sealed class TraceTarget
     public int Boot { get; private set; }
     /// <summary>The test FLB linked at this boot (null when LUO is off).</summary>
     public CountingFlb? Flb { get; private set; }
+    /// <summary>Keys this boot's trace preserved in the KHO test region (set semantics, kho.md §5 inv. 3).</summary>
+    public HashSet<(ulong Phys, int Order)> UserKeys { get; } = [];
     /// <summary>True when the current boot panicked (only coldboot() can follow).</summary>
     public bool Panicked => Kernel.Panicked;
     /// <summary>KHO keys present right after this boot's late init (KHO's own and LUO's root and FLB page).</summary>
@@ -67,6 +69,7 @@ public sealed class TraceTarget
         Boot++;
         Flb = null;
         KhoRegionPfn = 0;
+        UserKeys.Clear();
         BootKeys = new HashSet<(ulong, int)>();
         if (Kernel.Panicked) return;
         Process = Kernel.CreateProcess();
@@ -196,7 +199,10 @@ public sealed class TraceTarget
         if (kf.Order is < 0 or > 4 || kf.Index < 0 || kf.Index + (1 << kf.Order) > KhoRegionPages || (kf.Index & ((1 << kf.Order) - 1)) != 0)
             return new(-(long)Errno.EINVAL);
         var folio = new Folio(KhoRegionPfn + (ulong)kf.Index, kf.Order);
-        return new(-(long)(kf.Unpreserve ? Kernel.Kho.UnpreserveFolio(folio) : Kernel.Kho.PreserveFolio(folio)));
+        Errno rc = kf.Unpreserve ? Kernel.Kho.UnpreserveFolio(folio) : Kernel.Kho.PreserveFolio(folio);
+        if (rc == Errno.Ok && kf.Unpreserve) UserKeys.Remove((folio.Phys, kf.Order));
+        else if (rc == Errno.Ok) UserKeys.Add((folio.Phys, kf.Order));
+        return new(-(long)rc);
     }
 
     private TraceResult KhoRestore(KhoRestoreOp kr)
