@@ -73,7 +73,7 @@ public static partial class LuoInvariants
         if (luo.Enabled && luo.Outgoing.Blocks is not null)
         {
             if (k.State == KernelState.Running) CheckRunningBlocksZero(k, Fail);
-            else if (k.State == KernelState.Rebooting) CheckHandoverBytes(k, Fail);
+            else if (k.State == KernelState.Rebooting && !t.HandoverCorrupted) CheckHandoverBytes(k, Fail);
         }
         if (k.Kho.IsEnabled && !k.Kho.IsDead) CheckKho(t, Fail);
         return v;

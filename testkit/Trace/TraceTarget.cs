@@ -53,6 +53,8 @@ public sealed class TraceTarget
     public CountingFlb? Flb { get; private set; }
     /// <summary>Keys this boot's trace preserved in the KHO test region (set semantics, kho.md §5 inv. 3).</summary>
     public HashSet<(ulong Phys, int Order)> UserKeys { get; } = [];
+    /// <summary>True once a <see cref="CorruptOp"/> changed this boot's handover (its bytes are then hostile).</summary>
+    public bool HandoverCorrupted { get; private set; }
     /// <summary>True when the current boot panicked (only coldboot() can follow).</summary>
     public bool Panicked => Kernel.Panicked;
     /// <summary>KHO keys present right after this boot's late init (KHO's own and LUO's root and FLB page).</summary>
@@ -70,6 +72,7 @@ public sealed class TraceTarget
         Flb = null;
         KhoRegionPfn = 0;
         UserKeys.Clear();
+        HandoverCorrupted = false;
         BootKeys = new HashSet<(ulong, int)>();
         if (Kernel.Panicked) return;
         Process = Kernel.CreateProcess();
@@ -221,6 +224,7 @@ public sealed class TraceTarget
         switch (kind)
         {
             case CorruptKind.RootCompatible:
+                HandoverCorrupted = true;
                 Kernel.Arena.Write(luo.OutRootPhys, "X"u8);
                 return new(0);
             default:
@@ -229,6 +233,7 @@ public sealed class TraceTarget
                     if (luo.Outgoing.Sessions[i].Files.Count == 0) continue;
                     ulong at = luo.Outgoing.Blocks!.SlotAddress(i) + LuoSessionSer.CountOffset;
                     Kernel.Arena.WriteU64(at, Kernel.Arena.ReadU64(at) + 1);
+                    HandoverCorrupted = true;
                     return new(0);
                 }
                 return new(-(long)Errno.ENOENT);
