@@ -13,6 +13,13 @@ namespace LuoModel.PropertyTests.Luo;
 internal static class LuoGen
 {
     private static Gen<T> W<T>(params (int Weight, Gen<T> Gen)[] g) => Gen.Frequency(g.Where(x => x.Weight > 0).ToArray());
+
+    /// <summary>A weighted choice that builds only the chosen branch's generator.</summary>
+    private static Gen<T> Lazy<T>(params (int Weight, Func<Gen<T>> Make)[] g)
+    {
+        var live = g.Where(x => x.Weight > 0).ToArray();
+        return Gen.Frequency(live.Select((x, i) => (x.Weight, Gen.Constant(i))).ToArray()).SelectMany(i => live[i].Make());
+    }
     private static Gen<T> C<T>(T v) => Gen.Constant(v);
 
     private static readonly string[] NamePool = ["a", "b", "c", "sess", "session-with-a-long-name", "x", new string('n', 63)];
@@ -162,44 +169,44 @@ internal static class LuoGen
     {
         if (m.Phase == Phase.Panicked) return C<TraceOp[]>([new ColdBootOp()]);
         Gen<TraceOp[]> One(Gen<TraceOp> g) => g.Select(o => new[] { o });
-        var sessionFds = OutSessionFds(m).Concat(InSessionFds(m)).ToArray();
+        var sessionFds = m.Phase == Phase.Frozen ? OutSessionFds(m).Concat(InSessionFds(m)).ToArray() : [];
         if (m.Phase == Phase.Frozen)
-            return W(
-                (12, C<TraceOp[]>([new KexecOp()])),
-                (2, Gen.Elements(CorruptKind.RootCompatible, CorruptKind.FileCount).Select(k => new TraceOp[] { new CorruptOp(k) })),
-                (3, One(W((1, Preserve(m)), (1, GetName(m)), (1, Finish(m)), (1, Create(m, LiveupdateUapi.CreateSession))))),
-                (sessionFds.Length > 0 ? 2 : 0, One(Gen.Elements(sessionFds.DefaultIfEmpty(0).ToArray()).Select(f => (TraceOp)new CloseOp(f)))),
-                (1, C<TraceOp[]>([new RebootOp(Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC)])),
-                (1, MemfdOps(m).Select(o => new[] { o })));
+            return Lazy<TraceOp[]>(
+                (20, () => C<TraceOp[]>([new KexecOp()])),
+                (2, () => Gen.Elements(CorruptKind.RootCompatible, CorruptKind.FileCount).Select(k => new TraceOp[] { new CorruptOp(k) })),
+                (3, () => One(W((1, Preserve(m)), (1, GetName(m)), (1, Finish(m)), (1, Create(m, LiveupdateUapi.CreateSession))))),
+                (sessionFds.Length > 0 ? 2 : 0, () => One(Gen.Elements(sessionFds).Select(f => (TraceOp)new CloseOp(f)))),
+                (1, () => C<TraceOp[]>([new RebootOp(Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC)])),
+                (1, () => One(MemfdOps(m))));
         bool hasDev = FdsOf(m, DKind.Device).Length > 0;
-        int rebootWeight = m.SinceBoot < 10 ? 1 : 14;
-        return W(
-            (hasDev ? 2 : 10, One(W((8, C((TraceOp)new OpenOp(Kernel.Kernel.LiveupdatePath, OpenFlags.O_RDWR))),
+        int rebootWeight = m.SinceBoot < 8 ? 1 : 30;
+        return Lazy<TraceOp[]>(
+            (hasDev ? 2 : 10, () => One(W((8, C((TraceOp)new OpenOp(Kernel.Kernel.LiveupdatePath, OpenFlags.O_RDWR))),
                 (1, C((TraceOp)new OpenOp(Kernel.Kernel.LiveupdatePath, OpenFlags.O_PATH))), (1, C((TraceOp)new OpenOp("/dev/null", OpenFlags.O_RDWR)))))),
-            (5, One(Fd([.. m.Fds.Keys], m).Select(f => (TraceOp)new CloseOp(f)))),
-            (2, One(Fd([.. m.Fds.Keys], m).Select(f => (TraceOp)new DupOp(f)))),
-            (12, One(Create(m, LiveupdateUapi.CreateSession))),
-            (m.Out.Count is > 10 and < 51 ? 3 : m.Out.Count < 51 ? 1 : 0, C(Bulk(m))),
-            (m.In.Count > 0 ? 8 : 1, One(Create(m, LiveupdateUapi.RetrieveSession))),
-            (14, One(Preserve(m))),
-            (m.In.Count > 0 ? 10 : 1, One(RetrieveFd(m))),
-            (m.In.Count > 0 ? 5 : 1, One(Finish(m))),
-            (4, One(GetName(m))),
-            (3, One(Raw(m))),
-            (10, One(MemfdOps(m))),
-            (6, One(Gen.Choose(1, 0xFFF).Select(p => (TraceOp)new TestFileOp((ulong)p)))),
-            (3, One(from f in Fd(FdsOf(m, DKind.Test), m)
+            (5, () => One(Fd([.. m.Fds.Keys], m).Select(f => (TraceOp)new CloseOp(f)))),
+            (2, () => One(Fd([.. m.Fds.Keys], m).Select(f => (TraceOp)new DupOp(f)))),
+            (12, () => One(Create(m, LiveupdateUapi.CreateSession))),
+            (m.Out.Count is > 10 and < 51 ? 3 : m.Out.Count < 51 ? 1 : 0, () => C(Bulk(m))),
+            (m.In.Count > 0 ? 8 : 1, () => One(Create(m, LiveupdateUapi.RetrieveSession))),
+            (14, () => One(Preserve(m))),
+            (m.In.Count > 0 ? 10 : 1, () => One(RetrieveFd(m))),
+            (m.In.Count > 0 ? 5 : 1, () => One(Finish(m))),
+            (4, () => One(GetName(m))),
+            (3, () => One(Raw(m))),
+            (10, () => One(MemfdOps(m))),
+            (6, () => One(Gen.Choose(1, 0xFFF).Select(p => (TraceOp)new TestFileOp((ulong)p)))),
+            (3, () => One(from f in Fd(FdsOf(m, DKind.Test), m)
                     from ff in W((3, C(Errno.Ok)), (2, C(Errno.EIO)), (1, C(Errno.ENOMEM)))
                     from rp in W((5, C(false)), (1, C(true)))
                     from rf in W((3, C(false)), (1, C(true)))
                     select (TraceOp)new TestFileFlagsOp(f, ff, rp, rf))),
-            (7, One(Arm)),
-            (3, One(from i in Gen.Choose(0, 15) from o in Gen.Elements(0, 0, 1, 2) from u in W((3, C(false)), (1, C(true)))
+            (7, () => One(Arm)),
+            (3, () => One(from i in Gen.Choose(0, 15) from o in Gen.Elements(0, 0, 1, 2) from u in W((3, C(false)), (1, C(true)))
                     select (TraceOp)new KhoFolioOp(i & ~((1 << o) - 1), o, u))),
-            (m.Heads.Count > 0 ? 3 : 0, One(Gen.Elements(m.Heads.Keys.Append(15).ToArray()).Select(i => (TraceOp)new KhoRestoreOp(i)))),
-            (1, One(Gen.Elements(false, true).Select(p => (TraceOp)new FlbIncomingOp(p)))),
-            (1, One(Gen.Elements((ulong)m.Fds.Count, (ulong)m.Fds.Count + 1, 1024UL).Select(s => (TraceOp)new SetrlimitOp(s)))),
-            (rebootWeight, One(W((20, C(Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC)), (1, C(Kernel.Kernel.LINUX_REBOOT_CMD_RESTART))).Select(c => (TraceOp)new RebootOp(c)))));
+            (m.Heads.Count > 0 ? 3 : 0, () => One(Gen.Elements(m.Heads.Keys.Append(15).ToArray()).Select(i => (TraceOp)new KhoRestoreOp(i)))),
+            (1, () => One(Gen.Elements(false, true).Select(p => (TraceOp)new FlbIncomingOp(p)))),
+            (1, () => One(Gen.Elements((ulong)m.Fds.Count, (ulong)m.Fds.Count + 1, 1024UL).Select(s => (TraceOp)new SetrlimitOp(s)))),
+            (rebootWeight, () => One(W((20, C(Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC)), (1, C(Kernel.Kernel.LINUX_REBOOT_CMD_RESTART))).Select(c => (TraceOp)new RebootOp(c)))));
     }
 
     /// <summary>A device fd (opened if needed) and enough sessions to fill the first session block.</summary>

@@ -31,6 +31,7 @@ internal sealed class MachineStats
     public int SuccessfulKexecs;
     public string? Counterexample;
     public string? FailedInvariant;
+    public readonly System.Diagnostics.Stopwatch Exec = new(), Fp = new(), StateW = new(), Inv = new();
 }
 
 /// <summary>
@@ -94,15 +95,19 @@ internal sealed class LuoMachine(LuoMutant mutants, ulong seed, int length, Mach
             {
                 var op = Ops[i];
                 var expect = m.Batch[i];
-                string? before = op is IoctlOp or RebootOp && !t.Panicked ? LuoChecks.Fingerprint(t) : null;
+                stats.Fp.Start();
+                string? before = op is IoctlOp or RebootOp && !t.Panicked && expect.Value < 0 && !expect.Exception ? LuoChecks.Fingerprint(t) : null;
+                stats.Fp.Stop();
                 var handler = t.Panicked ? null : t.Kernel.TestHandler;
                 int logStart = handler?.Log.Count ?? 0;
                 TraceResult actual;
+                stats.Exec.Start();
                 try { actual = t.Execute(op); }
                 catch (Exception e) when (e is InvalidOperationException or ArgumentException or InsufficientMemoryException)
                 {
                     return Fail(sut, i, expect, new TraceResult(long.MinValue), "model_usage", e.Message);
                 }
+                finally { stats.Exec.Stop(); }
                 stats.Ops++;
                 sut.History.Add(new TraceEntry(op, new TraceResult(expect.Value, expect.Data)));
                 if (op is KexecOp && actual.Value == 0) { sut.Kexecs++; stats.SuccessfulKexecs++; if (sut.Kexecs == 3) stats.HistoriesWith3Kexecs++; }
@@ -124,8 +129,14 @@ internal sealed class LuoMachine(LuoMutant mutants, ulong seed, int length, Mach
             }
             if (m.Batch.Count == 0) return true.ToProperty();
             var last = m.Batch[^1];
-            if (LuoChecks.State(t, m) is { } bad) return Fail(sut, m.Batch.Count - 1, last, null, bad.Name, bad.Detail);
-            if (LuoInvariants.Check(t) is { Count: > 0 } v) return Fail(sut, m.Batch.Count - 1, last, null, v[0].Name, v[0].Detail);
+            stats.StateW.Start();
+            var bad = LuoChecks.State(t, m);
+            stats.StateW.Stop();
+            if (bad is not null) return Fail(sut, m.Batch.Count - 1, last, null, bad.Value.Name, bad.Value.Detail);
+            stats.Inv.Start();
+            var v = LuoInvariants.Check(t);
+            stats.Inv.Stop();
+            if (v.Count > 0) return Fail(sut, m.Batch.Count - 1, last, null, v[0].Name, v[0].Detail);
             return true.ToProperty();
         }
 
