@@ -20,8 +20,12 @@ public sealed class KhoBlockSet
     private readonly List<ulong> _blocks = [];
     private int _writeBlock, _writeSlot; // block index and slot of the next reserve_entry()
 
-    internal KhoBlockSet(Kho.Kho kho, FaultInjector faults, FaultPoint growPoint, int entrySize)
+    private readonly LuoMutant _mutants;
+    private ulong _lastFreed; // only used by the ReuseFreedBlock mutant
+
+    internal KhoBlockSet(Kho.Kho kho, FaultInjector faults, FaultPoint growPoint, int entrySize, LuoMutant mutants = LuoMutant.None)
     {
+        _mutants = mutants;
         _kho = kho;
         _faults = faults;
         _growPoint = growPoint;
@@ -45,6 +49,13 @@ public sealed class KhoBlockSet
     private Errno AddBlock()
     {
         Errno rc = _faults.Check(_growPoint);
+        if (rc == Errno.Ok && (_mutants & LuoMutant.ReuseFreedBlock) != 0 && _lastFreed != 0) // mutant: ReuseFreedBlock
+        {
+            if (_blocks.Count > 0) _kho.Arena.WriteU64(_blocks[^1] + KhoBlockHeaderSer.NextOffset, _lastFreed);
+            _blocks.Add(_lastFreed);
+            _lastFreed = 0;
+            return Errno.Ok;
+        }
         if (rc == Errno.Ok) rc = _faults.Check(FaultPoint.KhoAllocPreserve, "block");
         ulong phys = 0;
         if (rc == Errno.Ok && _kho.AllocPreserve(BlockSize, out phys) != Errno.Ok) rc = Errno.ENOMEM;
@@ -66,6 +77,7 @@ public sealed class KhoBlockSet
         if (_blocks.Count > 0) _kho.Arena.WriteU64(_blocks[^1] + KhoBlockHeaderSer.NextOffset, 0);
         if (Incoming) _kho.RestoreFree(last);
         else _kho.UnpreserveFree(last);
+        if (!Incoming) _lastFreed = last;
     }
 
     /// <summary>kho_block_set_grow(n): adds blocks until n entries fit; ENOMEM / ENOSPC; on failure every

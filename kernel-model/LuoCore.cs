@@ -36,7 +36,7 @@ public sealed partial class Luo
         Options = kernel.Config.Luo;
         Faults = kernel.Config.Faults;
         bool v5 = Options.Abi == LuoAbi.LuoV5;
-        Outgoing = new LuoSessionHeader(v5 ? new KhoBlockSet(Kho, Faults, FaultPoint.SessionBlockGrow, LuoSessionSer.Size) : null);
+        Outgoing = new LuoSessionHeader(v5 ? new KhoBlockSet(Kho, Faults, FaultPoint.SessionBlockGrow, LuoSessionSer.Size, Options.Mutants) : null);
         Incoming = new LuoSessionHeader(v5 ? new KhoBlockSet(Kho, Faults, FaultPoint.SessionBlockGrow, LuoSessionSer.Size) : null);
     }
 
@@ -133,7 +133,7 @@ public sealed partial class Luo
         if (AllocPreserve(LuoSerRoot.Size, out ulong ser, "luo_ser") != Errno.Ok) return Errno.ENOMEM;
         if (AllocPreserve(PhysicalArena.PageSize, out ulong flb, "flb page") != Errno.Ok) { Kho.UnpreserveFree(ser); return Errno.ENOMEM; }
         Span<byte> b = stackalloc byte[LuoSerRoot.Size];
-        new LuoSerRoot(LiveupdateNum + 1, 0, flb).WriteTo(b);
+        new LuoSerRoot(LiveupdateNum + (Mut(LuoMutant.LiveupdateNumPlusTwo) ? 2UL : 1UL), 0, flb).WriteTo(b); // mutant: LiveupdateNumPlusTwo
         Kho.Arena.Write(ser, b);
         Kho.Arena.WriteU64(flb + LuoFlbHeaderSer.PageCountOffset, LuoFlbHeaderSer.FlbPageCount);
         if (Kho.AddSubtree(KhoEntryName, ser, LuoSerRoot.Size) is var e && e != Errno.Ok)
@@ -188,7 +188,10 @@ public sealed partial class Luo
         return Errno.Ok;
     }
 
-    internal void DeviceRelease() => DeviceInUse = false;
+    internal void DeviceRelease() => DeviceInUse = Mut(LuoMutant.DeviceInUseSticky); // mutant: DeviceInUseSticky
+
+    /// <summary>True when the TEST-ONLY mutant <paramref name="m"/> is switched on (never outside property-tests/).</summary>
+    internal bool Mut(LuoMutant m) => (Options.Mutants & m) != 0;
 
     // ----- preserved_registry -----
 

@@ -98,7 +98,7 @@ public sealed partial class Luo
         file = null;
         var lf = s.FileList.FirstOrDefault(f => f.Token == token);
         if (lf is null) return Errno.ENOENT;
-        if (lf.RetrieveStatus < 0 && Options.RetrieveSticky) return (Errno)(-lf.RetrieveStatus);
+        if (lf.RetrieveStatus < 0 && Options.RetrieveSticky && !Mut(LuoMutant.RetrieveNotSticky)) return (Errno)(-lf.RetrieveStatus);
         if (lf.RetrieveStatus > 0) { file = lf.File; return Errno.Ok; }
         var args = lf.Args();
         args.RetrieveStatus = 0;
@@ -134,13 +134,17 @@ public sealed partial class Luo
     internal Errno FinishSession(LuoSession s)
     {
         if (s.FileList.Count == 0) return Errno.Ok;
+        bool refused = false;
         foreach (var f in s.FileList)
         {
             if (!f.Handler.HasCanFinish) continue;
-            if (!f.Handler.CanFinish(f.Args())) return Errno.EBUSY;
+            if (!f.Handler.CanFinish(f.Args())) refused = true;
+            if (refused && !Mut(LuoMutant.CanFinishContinues)) break; // mutant: CanFinishContinues
         }
-        for (int i = s.FileList.Count - 1; i >= 0; i--)
+        if (refused) return Errno.EBUSY;
+        while (s.FileList.Count > 0)
         {
+            int i = Mut(LuoMutant.FinishForward) ? 0 : s.FileList.Count - 1; // mutant: FinishForward
             var f = s.FileList[i];
             f.Handler.Finish(f.Args());
             FlbFileFinish(f.Handler);
@@ -169,7 +173,8 @@ public sealed partial class Luo
         if (len < 0) len = 63;
         s.NameBytes.AsSpan(0, len).CopyTo(u.Buf.AsSpan(LiveupdateUapi.NameOffset));
         u.Buf[LiveupdateUapi.NameOffset + len] = 0;
-        return Respond(p, u) ? 0 : Fail(Errno.EFAULT);
+        var reply = Mut(LuoMutant.GetNameReplyKsize) ? new Ucmd(u.Buf, u.UserSize, u.Arg, u.Op with { ReplySize = u.Op.KSize }) : u; // mutant: GetNameReplyKsize
+        return Respond(p, reply) ? 0 : Fail(Errno.EFAULT);
     }
 
     /// <summary>Release of a session file (luo.md §3.10). Frozen when serialize_lock is held forever.</summary>
@@ -204,7 +209,7 @@ public sealed partial class Luo
             var f = s.FileList[i];
             f.Handler.Unpreserve(f.Args());
             FlbFileUnpreserve(f.Handler);
-            RegistryErase(f);
+            if (!Mut(LuoMutant.LeakRegistryEntry)) RegistryErase(f); // mutant: LeakRegistryEntry
             s.FileList.RemoveAt(i);
             s.FileBlocks?.Shrink(s.FileList.Count);
             f.File?.Put();

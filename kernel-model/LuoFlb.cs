@@ -57,7 +57,7 @@ public sealed partial class Luo
                 }
                 if (rc != Errno.Ok)
                 {
-                    for (int j = i - 1; j >= 0; j--) FlbUnpreserveOne(links[j]);
+                    for (int j = i - 1; j >= 0; j--) FlbUnpreserveOne(links[j], Options.Mutants);
                     return rc;
                 }
                 flb.OutgoingCount = 1;
@@ -70,12 +70,12 @@ public sealed partial class Luo
     /// <summary>Outgoing step 2: reverse link order, unpreserve on reaching 0.</summary>
     private void FlbFileUnpreserve(LiveupdateFileHandler h)
     {
-        for (int i = h.LinkedFlbs.Count - 1; i >= 0; i--) FlbUnpreserveOne(h.LinkedFlbs[i]);
+        for (int i = h.LinkedFlbs.Count - 1; i >= 0; i--) FlbUnpreserveOne(h.LinkedFlbs[i], Options.Mutants);
     }
 
-    private static void FlbUnpreserveOne(LiveupdateFlb flb)
+    private static void FlbUnpreserveOne(LiveupdateFlb flb, LuoMutant mutants)
     {
-        if (--flb.OutgoingCount != 0) return;
+        if (--flb.OutgoingCount != ((mutants & LuoMutant.FlbUnpreserveAtOne) != 0 ? 1 : 0)) return; // mutant: FlbUnpreserveAtOne
         flb.Unpreserve(new LiveupdateFlbOpArgs(flb) { Data = flb.OutgoingData, Obj = flb.OutgoingObj });
         flb.OutgoingData = 0;
         flb.OutgoingObj = null;

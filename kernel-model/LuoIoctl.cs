@@ -66,22 +66,24 @@ public sealed partial class Luo
     }
 
     /// <summary>§3.2 steps 2, 3, 5, 6 (step 1 and 4 are done by the callers in their order).</summary>
-    private static Errno CopyIn(Process p, uint cmd, uint nr, ulong arg, IoctlOp op, Func<Errno>? directionCheck, out Ucmd? ucmd)
+    private Errno CopyIn(Process p, uint cmd, uint nr, ulong arg, IoctlOp op, Func<Errno>? directionCheck, out Ucmd? ucmd)
     {
         ucmd = null;
         Span<byte> sz = stackalloc byte[4];
         if (!p.Memory.TryRead(arg, sz)) return Errno.EFAULT;                               // step 2
         uint userSize = BinaryPrimitives.ReadUInt32LittleEndian(sz);
         if (cmd != ((LiveupdateUapi.IoctlType << 8) | nr)) return Errno.ENOTTY;            // step 3
-        if (directionCheck is not null && directionCheck() is var d && d != Errno.Ok) return d; // step 4
+        bool late = Mut(LuoMutant.DirectionCheckAfterCopy);                                 // mutant: DirectionCheckAfterCopy
+        if (!late && directionCheck is not null && directionCheck() is var d && d != Errno.Ok) return d; // step 4
         if (userSize < op.MinSize) return Errno.EINVAL;                                     // step 5
-        if (userSize > op.KSize)                                                            // step 6: check_zeroed_user
+        if (userSize > op.KSize && !Mut(LuoMutant.TailCheckSkipped))                        // step 6: check_zeroed_user (mutant: TailCheckSkipped)
         {
             Errno z = CheckZeroedUser(p.Memory, arg + (ulong)op.KSize, userSize - (uint)op.KSize);
             if (z != Errno.Ok) return z;
         }
         var buf = new byte[Math.Max(op.KSize, op.ReplySize)];
         if (!p.Memory.TryRead(arg, buf.AsSpan(0, op.KSize))) return Errno.EFAULT;
+        if (late && directionCheck is not null && directionCheck() is var d2 && d2 != Errno.Ok) return d2;
         ucmd = new Ucmd(buf, userSize, arg, op);
         return Errno.Ok;
     }
@@ -176,7 +178,7 @@ public sealed partial class Luo
         BinaryPrimitives.WriteInt32LittleEndian(u.Buf.AsSpan(LiveupdateUapi.FdOffset), fd);
         if (!Respond(p, u))                                                                  // step 8
         {
-            file.Put();
+            if (!Mut(LuoMutant.CreateReplyFaultKeepsSession)) file.Put();                    // mutant: CreateReplyFaultKeepsSession
             p.Unreserve(fd);
             return Fail(Errno.EFAULT);
         }
@@ -185,7 +187,7 @@ public sealed partial class Luo
     }
 
     internal KhoBlockSet? NewFileBlocks() =>
-        Options.Abi == LuoAbi.LuoV5 ? new KhoBlockSet(Kho, Faults, FaultPoint.FileBlockGrow, LuoFileSer.Size) : null;
+        Options.Abi == LuoAbi.LuoV5 ? new KhoBlockSet(Kho, Faults, FaultPoint.FileBlockGrow, LuoFileSer.Size, Options.Mutants) : null;
 
     /// <summary>luo_session_insert() into outgoing: grow, then duplicate check (EEXIST keeps the growth).</summary>
     private Errno InsertOutgoing(LuoSession session)
@@ -195,7 +197,7 @@ public sealed partial class Luo
         {
             if (sh.Count == LuoOptions.FdtMaxSessions) return Errno.ENOMEM;
         }
-        else
+        else if (!Mut(LuoMutant.EexistBeforeGrow) || !sh.List.Any(it => LuoSession.NamesEqual(it.NameBytes, session.NameBytes))) // mutant: EexistBeforeGrow
         {
             Errno g = sh.Blocks.Grow(sh.Count + 1);
             if (g != Errno.Ok) return g;
@@ -213,7 +215,7 @@ public sealed partial class Luo
     private void RemoveOutgoing(LuoSession session)
     {
         Outgoing.List.Remove(session);
-        Outgoing.Blocks?.Shrink(Outgoing.Count);
+        if (!Mut(LuoMutant.NoShrinkOnClose)) Outgoing.Blocks?.Shrink(Outgoing.Count); // mutant: NoShrinkOnClose
         session.State = SessionState.Destroyed;
     }
 

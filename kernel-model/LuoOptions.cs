@@ -61,6 +61,9 @@ public sealed record LuoOptions
     /// <summary>Trim the empty trailing session block left by a CREATE_SESSION EEXIST (luo.md §3.4 step 6,
     /// §9 q3). Default false keeps the N quirk (and the resulting panic at the next boot).</summary>
     public bool TrimEmptySessionBlock { get; init; }
+    /// <summary>TEST-ONLY deliberately wrong behaviours (<see cref="LuoMutant"/>); always None outside
+    /// property-tests/.</summary>
+    public LuoMutant Mutants { get; init; }
     /// <summary>limits = {fixed, blocks}: derived from <see cref="Abi"/>.</summary>
     public bool FixedLimits => Abi == LuoAbi.FdtV1;
     /// <summary>FDT era: maximum sessions (fixed array).</summary>

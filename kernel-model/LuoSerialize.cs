@@ -66,8 +66,10 @@ public sealed partial class Luo
         }
         if (err != Errno.Ok)
         {
-            for (int i = k - 1; i >= 0; i--)
+            bool forward = Mut(LuoMutant.UnfreezeSessionsForward);
+            for (int r = 0; r < k; r++)
             {
+                int i = forward ? r : k - 1 - r; // mutant: UnfreezeSessionsForward
                 var s = sh.List[i];
                 ulong entry = v5 ? sh.Blocks!.SlotAddress(i) : FdtSessionEntry(i);
                 if (s.FileList.Count > 0)
@@ -75,7 +77,7 @@ public sealed partial class Luo
                     UnfreezeFiles(s, s.FileList.Count);
                     Kho.Arena.Fill(entry + LuoSessionSer.FileSetOffset, LuoSessionSer.FileSetSize, 0);
                 }
-                Kho.Arena.Fill(entry + LuoSessionSer.NameOffset, LuoSessionSer.NameLength, 0);
+                if (!Mut(LuoMutant.KeepNameOnRollback)) Kho.Arena.Fill(entry + LuoSessionSer.NameOffset, LuoSessionSer.NameLength, 0); // mutant: KeepNameOnRollback
             }
             return err;
         }
@@ -135,8 +137,10 @@ public sealed partial class Luo
     /// blocks (or the FDT-era area) are cleared.</summary>
     private void UnfreezeFiles(LuoSession s, int n)
     {
-        for (int j = 0; j < n; j++)
+        for (int r = 0; r < n; r++)
         {
+            int j = Mut(LuoMutant.UnfreezeFilesBackward) ? n - 1 - r : r; // mutant: UnfreezeFilesBackward
+            if (Mut(LuoMutant.SkipLastUnfreeze) && j == n - 1) continue;  // mutant: SkipLastUnfreeze
             var f = s.FileList[j];
             if (f.Handler.HasUnfreeze) f.Handler.Unfreeze(f.Args());
             if (Options.UnfreezeZeroesData) f.SerializedData = 0;

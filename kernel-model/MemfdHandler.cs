@@ -162,6 +162,7 @@ public sealed class MemfdHandler : LiveupdateFileHandler
         // A memfd received from a host process (luo serve) copies its current contents into its arena pages now,
         // as the kernel hands over what the pages hold at reboot (selftest-shim.md §6.1).
         if (file is MemfdFile hf && hf.Inode.SnapshotFromHost(hf) is var se && se != Errno.Ok) return se;
+        if (_luo.Mut(LuoMutant.MemfdFreezeSkipsPos)) return Errno.Ok; // mutant: MemfdFreezeSkipsPos
         _luo.Kho.Arena.WriteU64(ser + MemfdLuoSer.PosOffset, (ulong)(file?.Position ?? 0));
         return Errno.Ok;
     }
