@@ -139,3 +139,45 @@ public class KexecScenarioTests
         Assert.Equal(0x0000ddf2u, KhoTestModule.CsumPartial(words, 0xffffffff)); // end-around carry
     }
 }
+
+/// <summary>Row I under the KHO variants: the module's save/restore works with every KHO generation.</summary>
+public class KhoModuleVariantTests
+{
+    [Theory]
+    [InlineData(LuoModel.Kho.KhoVariant.N)]
+    [InlineData(LuoModel.Kho.KhoVariant.M)]
+    [InlineData(LuoModel.Kho.KhoVariant.KhoV1)]
+    public void I1_I2_test_kho_under_kho_variant(LuoModel.Kho.KhoVariant variant)
+    {
+        var config = new LuoModel.Kernel.KernelConfig { Kho = new LuoModel.Kho.KhoOptions { Variant = variant } };
+        var r = new KhoModuleScenario("variant run") { MaxMem = 1 << 20, Seed = 3 }.Run(config);
+        Assert.True(r.Outcome == ScenarioOutcome.Pass, r.Summary);
+        Assert.Equal(["test_kho: KHO restore succeeded"], r.Output);
+        Assert.Equal(variant == LuoModel.Kho.KhoVariant.KhoV1 ? 1 : 0, r.Calls("kho_finalize").Count);
+    }
+
+    [Fact]
+    public void I2_a_changed_byte_in_a_folio_is_a_checksum_mismatch()
+    {
+        var module = new KhoTestModule(1 << 20, 5);
+        int boot2 = 1;
+        var probe = new EmbeddedScenario("Z2", "test_kho_corrupt", "lib/test_kho.c", "one folio byte changed across the kexec", run =>
+        {
+            var m = run.NewMachine(KhoTestModule.RunnerConfig(run.Config));
+            Assert.Equal(0, module.Init(run, m));
+            Assert.Equal(0, m.RebootKexec());
+            m.Kexec(null, arena =>
+            {
+                ulong at = module.Folios[^1].Phys + 100;
+                var b = new byte[1];
+                arena.Read(at, b);
+                arena.Write(at, [(byte)(b[0] ^ 0x40)]);
+            });
+            boot2 = module.Init(run, m);
+        });
+        var r = probe.Run();
+        Assert.Equal(-22, boot2);
+        Assert.Equal(["test_kho: KHO restore failed"], r.Output);
+        Assert.Equal(module.Folios.Count, r.Calls("kho_restore_folio").Count); // every folio restored, then the sums differ
+    }
+}
