@@ -13,7 +13,7 @@ public class ImageDumpTests
         k.PreservePages(0x4000, 8);
         k.PreserveFolio(new Folio(0x8000, 9));
         k.AllocPreserve(100, out ulong blob);
-        k.AddSubtree("kho_test", blob, 100);   // not "LUO": image dump would decode (and reject) it as a LUO root
+        k.AddSubtree("LUO", blob, 100);
         Assert.Equal(Errno.Ok, k.Kexec(out _));
         string path = Path.Combine(Path.GetTempPath(), $"kho-{Guid.NewGuid():N}.img");
         try
@@ -32,7 +32,7 @@ public class ImageDumpTests
             Assert.Contains("0x4000000-0x4008000 order 3", text);
             Assert.Contains("0x8000000-0x8200000 order 9", text);
             Assert.Contains("kexec-metadata: phys 0x107000 (1077248), size 0x49 (73)", text);
-            Assert.Contains("kho_test: phys", text);
+            Assert.Contains("LUO: phys", text);
             Assert.Contains("scratch (3 regions)", text);
 
             var bytes = File.ReadAllBytes(path);
