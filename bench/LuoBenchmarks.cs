@@ -181,7 +181,16 @@ internal sealed class LuoBenchMachine
     /// RETRIEVE_FD of everything (fds stay open), FINISH of every session.</summary>
     public void KexecRetrieveFinish()
     {
-        K = K.Kexec();
+        KexecOnly();
+        RetrieveFinish();
+    }
+
+    /// <summary>kexec + boot of the next kernel.</summary>
+    public void KexecOnly() => K = K.Kexec();
+
+    /// <summary>A new process, first open (deserialize), retrieve everything, finish every session.</summary>
+    public void RetrieveFinish()
+    {
         P = K.CreateProcess();
         StartProcess();
         for (int i = 0; i < _sessions; i++)

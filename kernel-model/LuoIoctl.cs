@@ -66,14 +66,16 @@ public sealed partial class Luo
     }
 
     /// <summary>§3.2 steps 2, 3, 5, 6 (step 1 and 4 are done by the callers in their order).</summary>
-    private static Errno CopyIn(Process p, uint cmd, uint nr, ulong arg, IoctlOp op, Func<Errno>? directionCheck, out Ucmd? ucmd)
+    /// <remarks><paramref name="direction"/> is the step-4 verdict, computed by the caller beforehand (it only
+    /// reads state) and applied in its place in the order.</remarks>
+    private static Errno CopyIn(Process p, uint cmd, uint nr, ulong arg, IoctlOp op, Errno direction, out Ucmd? ucmd)
     {
         ucmd = null;
         Span<byte> sz = stackalloc byte[4];
         if (!p.Memory.TryRead(arg, sz)) return Errno.EFAULT;                               // step 2
         uint userSize = BinaryPrimitives.ReadUInt32LittleEndian(sz);
         if (cmd != ((LiveupdateUapi.IoctlType << 8) | nr)) return Errno.ENOTTY;            // step 3
-        if (directionCheck is not null && directionCheck() is var d && d != Errno.Ok) return d; // step 4
+        if (direction != Errno.Ok) return direction;                                       // step 4
         if (userSize < op.MinSize) return Errno.EINVAL;                                     // step 5
         if (userSize > op.KSize)                                                            // step 6: check_zeroed_user
         {
@@ -115,7 +117,7 @@ public sealed partial class Luo
     {
         uint nr = cmd & 0xFF;
         if (nr >= DeviceOps.Length) return Fail(Errno.EINVAL);                             // step 1
-        Errno rc = CopyIn(p, cmd, nr, arg, DeviceOps[nr], null, out var u);
+        Errno rc = CopyIn(p, cmd, nr, arg, DeviceOps[nr], Errno.Ok, out var u);
         if (rc != Errno.Ok) return Fail(rc);
         return nr == 0 ? CreateSession(p, u!) : RetrieveSession(p, u!);
     }
@@ -126,17 +128,13 @@ public sealed partial class Luo
         uint nr = cmd & 0xFF;
         if (nr < LiveupdateUapi.SessionCmdBase || nr >= LiveupdateUapi.SessionCmdBase + 4) return Fail(Errno.EINVAL); // step 1
         var s = file.Session;
-        Errno Direction()
+        Errno direction = !Options.DirectionCheck ? Errno.Ok : (nr - LiveupdateUapi.SessionCmdBase) switch
         {
-            if (!Options.DirectionCheck) return Errno.Ok;
-            return (nr - LiveupdateUapi.SessionCmdBase) switch
-            {
-                0 => s.State == SessionState.Out ? Errno.Ok : Errno.EINVAL,
-                1 or 2 => s.State == SessionState.InOpen ? Errno.Ok : Errno.EINVAL,
-                _ => Errno.Ok,
-            };
-        }
-        Errno rc = CopyIn(p, cmd, nr, arg, SessionOp(nr), Direction, out var u);
+            0 => s.State == SessionState.Out ? Errno.Ok : Errno.EINVAL,
+            1 or 2 => s.State == SessionState.InOpen ? Errno.Ok : Errno.EINVAL,
+            _ => Errno.Ok,
+        };
+        Errno rc = CopyIn(p, cmd, nr, arg, SessionOp(nr), direction, out var u);
         if (rc != Errno.Ok) return Fail(rc);
         if (IsFrozen) return Fail(Errno.Frozen);                                             // step 7
         return (nr - LiveupdateUapi.SessionCmdBase) switch
@@ -217,6 +215,8 @@ public sealed partial class Luo
         session.State = SessionState.Destroyed;
     }
 
+    private int _retrieveHint; // index after the last session RETRIEVE_SESSION found
+
     /// <summary>LIVEUPDATE_IOCTL_RETRIEVE_SESSION (luo.md §3.5).</summary>
     private long RetrieveSession(Process p, Ucmd u)
     {
@@ -225,8 +225,15 @@ public sealed partial class Luo
         if (IsFrozen) { p.Unreserve(fd); return Fail(Errno.Frozen); }
         var name = u.Buf.AsSpan(LiveupdateUapi.NameOffset, LiveupdateUapi.NameLength);
         LuoSession? session = null;
-        foreach (var s in Incoming.List)
-            if (LuoSession.NamesEqual(s.NameBytes, name)) { session = s; break; }
+        // Incoming names are unique (a duplicate fails deserialization, and then no open succeeds), so the
+        // search may start after the previous hit: in-order retrieval of S sessions is O(S), not O(S²).
+        var list = Incoming.List;
+        int start = _retrieveHint < list.Count ? _retrieveHint : 0;
+        for (int k = 0; k < list.Count; k++)
+        {
+            int i = start + k < list.Count ? start + k : start + k - list.Count;
+            if (LuoSession.NamesEqual(list[i].NameBytes, name)) { session = list[i]; _retrieveHint = i + 1; break; }
+        }
         if (session is null) { p.Unreserve(fd); return Fail(Errno.ENOENT); }
         if (session.Retrieved) { p.Unreserve(fd); return Fail(Errno.EINVAL); }
         Errno rc = Faults.Check(FaultPoint.SessionFileAlloc);
