@@ -56,19 +56,32 @@ public sealed partial class Luo
 
     private static long Fail(Errno e) => -(long)e;
 
-    /// <summary>A decoded ioctl call: kernel buffer, user size and address.</summary>
-    private sealed class Ucmd(byte[] buffer, uint userSize, ulong arg, IoctlOp op)
+    /// <summary>A decoded ioctl call: kernel buffer, user size and address. One instance per LUO is refilled by
+    /// every call (ioctls do not nest), so the syscall path allocates nothing for it.</summary>
+    private sealed class Ucmd
     {
-        public byte[] Buf { get; } = buffer;
-        public uint UserSize { get; } = userSize;
-        public ulong Arg { get; } = arg;
-        public IoctlOp Op { get; } = op;
+        public byte[] Buf { get; private set; } = [];
+        public uint UserSize { get; private set; }
+        public ulong Arg { get; private set; }
+        public IoctlOp Op { get; private set; }
+
+        /// <summary>Starts a call: Buf[0, max(ksize, R)) zeroed (later bytes are never read).</summary>
+        public Ucmd Reset(uint userSize, ulong arg, IoctlOp op)
+        {
+            int n = Math.Max(op.KSize, op.ReplySize);
+            if (Buf.Length < n) Buf = new byte[n];
+            else Array.Clear(Buf, 0, n);
+            (UserSize, Arg, Op) = (userSize, arg, op);
+            return this;
+        }
     }
+
+    private readonly Ucmd _ucmd = new();
 
     /// <summary>§3.2 steps 2, 3, 5, 6 (step 1 and 4 are done by the callers in their order).</summary>
     /// <remarks><paramref name="direction"/> is the step-4 verdict, computed by the caller beforehand (it only
     /// reads state) and applied in its place in the order.</remarks>
-    private static Errno CopyIn(Process p, uint cmd, uint nr, ulong arg, IoctlOp op, Errno direction, out Ucmd? ucmd)
+    private Errno CopyIn(Process p, uint cmd, uint nr, ulong arg, IoctlOp op, Errno direction, out Ucmd? ucmd)
     {
         ucmd = null;
         Span<byte> sz = stackalloc byte[4];
@@ -82,9 +95,9 @@ public sealed partial class Luo
             Errno z = CheckZeroedUser(p.Memory, arg + (ulong)op.KSize, userSize - (uint)op.KSize);
             if (z != Errno.Ok) return z;
         }
-        var buf = new byte[Math.Max(op.KSize, op.ReplySize)];
-        if (!p.Memory.TryRead(arg, buf.AsSpan(0, op.KSize))) return Errno.EFAULT;
-        ucmd = new Ucmd(buf, userSize, arg, op);
+        var u = _ucmd.Reset(userSize, arg, op);
+        if (!p.Memory.TryRead(arg, u.Buf.AsSpan(0, op.KSize))) return Errno.EFAULT;
+        ucmd = u;
         return Errno.Ok;
     }
 
