@@ -228,7 +228,7 @@ public class LuoSerializeBenchmarks
     [Params(1, 16)]
     public int Files { get; set; }
 
-    [GlobalSetup(Target = nameof(Serialize))]
+    [GlobalSetup(Targets = [nameof(Serialize), nameof(RecordStoreFloor)])]
     public void SetupSerialize()
     {
         _m = LuoBenchMachine.Create(Sessions, Files);
@@ -258,6 +258,22 @@ public class LuoSerializeBenchmarks
     /// <summary>memcpy of <see cref="LuoHandoverBytes.Written"/> bytes between two arrays.</summary>
     [Benchmark(Baseline = true)]
     public void Memcpy() => _src.AsSpan().CopyTo(_dst);
+
+    /// <summary>Floor of the scattered part: only memfd_luo_freeze()'s 8-byte pos store into each file's own
+    /// record page (S×F distinct arena pages, reached through the same luo_file list), nothing else.</summary>
+    [Benchmark]
+    public ulong RecordStoreFloor()
+    {
+        ulong sum = 0;
+        var arena = _m.K.Arena;
+        foreach (var s in _m.K.Luo.Outgoing.List)
+            foreach (var f in s.FileList)
+            {
+                arena.WriteU64(f.SerializedData + MemfdLuoSer.PosOffset, (ulong)f.File!.Position);
+                sum += f.SerializedData;
+            }
+        return sum;
+    }
 }
 
 /// <summary>
