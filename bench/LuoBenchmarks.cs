@@ -181,7 +181,16 @@ internal sealed class LuoBenchMachine
     /// RETRIEVE_FD of everything (fds stay open), FINISH of every session.</summary>
     public void KexecRetrieveFinish()
     {
-        K = K.Kexec();
+        KexecOnly();
+        RetrieveFinish();
+    }
+
+    /// <summary>kexec + boot of the next kernel.</summary>
+    public void KexecOnly() => K = K.Kexec();
+
+    /// <summary>A new process, first open (deserialize), retrieve everything, finish every session.</summary>
+    public void RetrieveFinish()
+    {
         P = K.CreateProcess();
         StartProcess();
         for (int i = 0; i < _sessions; i++)
@@ -219,7 +228,7 @@ public class LuoSerializeBenchmarks
     [Params(1, 16)]
     public int Files { get; set; }
 
-    [GlobalSetup(Target = nameof(Serialize))]
+    [GlobalSetup(Targets = [nameof(Serialize), nameof(RecordStoreFloor)])]
     public void SetupSerialize()
     {
         _m = LuoBenchMachine.Create(Sessions, Files);
@@ -249,6 +258,22 @@ public class LuoSerializeBenchmarks
     /// <summary>memcpy of <see cref="LuoHandoverBytes.Written"/> bytes between two arrays.</summary>
     [Benchmark(Baseline = true)]
     public void Memcpy() => _src.AsSpan().CopyTo(_dst);
+
+    /// <summary>Floor of the scattered part: only memfd_luo_freeze()'s 8-byte pos store into each file's own
+    /// record page (S×F distinct arena pages, reached through the same luo_file list), nothing else.</summary>
+    [Benchmark]
+    public ulong RecordStoreFloor()
+    {
+        ulong sum = 0;
+        var arena = _m.K.Arena;
+        foreach (var s in _m.K.Luo.Outgoing.List)
+            foreach (var f in s.FileList)
+            {
+                arena.WriteU64(f.SerializedData + MemfdLuoSer.PosOffset, (ulong)f.File!.Position);
+                sum += f.SerializedData;
+            }
+        return sum;
+    }
 }
 
 /// <summary>

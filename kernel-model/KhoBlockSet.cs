@@ -67,6 +67,9 @@ public sealed class KhoBlockSet
         }
         if (_blocks.Count > 0) _kho.Arena.WriteU64(_blocks[^1] + KhoBlockHeaderSer.NextOffset, phys);
         _blocks.Add(phys);
+        // The kernel zeroes the page here (__GFP_ZERO); the sparse arena would only materialise it on the first
+        // write at reboot. Materialising now puts that host cost where the kernel pays it (no byte changes).
+        _kho.Arena.PageForWrite(phys >> PhysicalArena.PageShift);
         return Errno.Ok;
     }
 

@@ -2,7 +2,8 @@ using LuoModel.Kho;
 
 namespace LuoModel.Kernel;
 
-/// <summary>struct liveupdate_file_op_args (luo.md §2.4).</summary>
+/// <summary>struct liveupdate_file_op_args (luo.md §2.4). Like the kernel's on-stack struct it is valid only
+/// during the op call: LUO reuses one instance on its hot paths, so a handler must not keep it.</summary>
 public sealed class LiveupdateFileOpArgs
 {
     internal LiveupdateFileOpArgs(LiveupdateFileHandler handler) => Handler = handler;

@@ -168,7 +168,12 @@ public sealed partial class Luo
     }
 
     /// <summary>The handler registered with <paramref name="compatible"/>, or null.</summary>
-    public LiveupdateFileHandler? FindHandler(string compatible) => _handlers.FirstOrDefault(h => h.Compatible == compatible);
+    public LiveupdateFileHandler? FindHandler(string compatible)
+    {
+        foreach (var h in _handlers)
+            if (h.Compatible == compatible) return h;
+        return null;
+    }
 
     /// <summary>misc open of /dev/liveupdate (luo.md §3.1): EBUSY, one-shot deserialization, EIO.</summary>
     internal Errno DeviceOpen()

@@ -72,6 +72,12 @@ public sealed partial class Luo
         }
     }
 
+    private LiveupdateFileOpArgs? _scratchArgs;
+
+    /// <summary>The argument block for one retrieve / can_finish / finish call, refilled from <paramref name="f"/>
+    /// (the kernel's struct lives on the stack for the call; handlers must not keep it).</summary>
+    private LiveupdateFileOpArgs ScratchArgs(LuoFile f) => (_scratchArgs ??= new LiveupdateFileOpArgs(f.Handler)).Reset(f);
+
     /// <summary>LIVEUPDATE_SESSION_RETRIEVE_FD (luo.md §3.7).</summary>
     private long RetrieveFdIoctl(Process p, LuoSession s, Ucmd u)
     {
@@ -96,11 +102,13 @@ public sealed partial class Luo
     internal Errno RetrieveFile(LuoSession s, ulong token, out OpenFile? file)
     {
         file = null;
-        var lf = s.FileList.FirstOrDefault(f => f.Token == token);
+        LuoFile? lf = null;
+        foreach (var f in s.FileList)
+            if (f.Token == token) { lf = f; break; }
         if (lf is null) return Errno.ENOENT;
         if (lf.RetrieveStatus < 0 && Options.RetrieveSticky && !Mut(LuoMutant.RetrieveNotSticky)) return (Errno)(-lf.RetrieveStatus);
         if (lf.RetrieveStatus > 0) { file = lf.File; return Errno.Ok; }
-        var args = lf.Args();
+        var args = ScratchArgs(lf);
         args.RetrieveStatus = 0;
         Errno rc = lf.Handler.Retrieve(args);
         if (rc != Errno.Ok)
@@ -138,7 +146,7 @@ public sealed partial class Luo
         foreach (var f in s.FileList)
         {
             if (!f.Handler.HasCanFinish) continue;
-            if (!f.Handler.CanFinish(f.Args())) refused = true;
+            if (!f.Handler.CanFinish(ScratchArgs(f))) refused = true;
             if (refused && !Mut(LuoMutant.CanFinishContinues)) break; // mutant: CanFinishContinues
         }
         if (refused) return Errno.EBUSY;
@@ -146,7 +154,7 @@ public sealed partial class Luo
         {
             int i = Mut(LuoMutant.FinishForward) ? 0 : s.FileList.Count - 1; // mutant: FinishForward
             var f = s.FileList[i];
-            f.Handler.Finish(f.Args());
+            f.Handler.Finish(ScratchArgs(f));
             FlbFileFinish(f.Handler);
             if (f.RetrieveStatus == 1)
             {
@@ -173,7 +181,7 @@ public sealed partial class Luo
         if (len < 0) len = 63;
         s.NameBytes.AsSpan(0, len).CopyTo(u.Buf.AsSpan(LiveupdateUapi.NameOffset));
         u.Buf[LiveupdateUapi.NameOffset + len] = 0;
-        var reply = Mut(LuoMutant.GetNameReplyKsize) ? new Ucmd(u.Buf, u.UserSize, u.Arg, u.Op with { ReplySize = u.Op.KSize }) : u; // mutant: GetNameReplyKsize
+        var reply = Mut(LuoMutant.GetNameReplyKsize) ? u.Retarget(u.Op with { ReplySize = u.Op.KSize }) : u; // mutant: GetNameReplyKsize
         return Respond(p, reply) ? 0 : Fail(Errno.EFAULT);
     }
 

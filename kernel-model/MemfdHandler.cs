@@ -141,8 +141,13 @@ public sealed class MemfdHandler : LiveupdateFileHandler
     private void FreeArray(ulong addr)
     {
         var area = Kho.Vmalloc.Find(addr);
-        if (area is null) return;
-        foreach (ulong pg in area.Pages) Kho.FreeFolio(new Folio(pg >> PhysicalArena.PageShift, 0));
+        if (area is not null) FreeArray(area);
+    }
+
+    private void FreeArray(VmArea area)
+    {
+        var pages = area.Pages;
+        for (int i = 0; i < pages.Count; i++) Kho.FreeFolio(new Folio(pages[i] >> PhysicalArena.PageShift, 0));
     }
 
     /// <summary>memfd_luo_freeze(): writes the current file offset into pos; EINVAL without data.</summary>
@@ -238,7 +243,7 @@ public sealed class MemfdHandler : LiveupdateFileHandler
             inode.InsertPage(f.Index, f.Pfn);
             if ((f.Flags & MemfdLuoFolioSer.FlagDirty) != 0) inode.Dirty.Add(f.Index);
         }
-        FreeArray(addr);
+        FreeArray(area);
         return err;
     }
 

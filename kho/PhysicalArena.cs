@@ -61,6 +61,12 @@ public sealed partial class PhysicalArena
     /// when the range leaves DRAM. Splits at page boundaries.</summary>
     public bool TryRead(ulong phys, Span<byte> destination)
     {
+        int first = (int)(phys & (PageSize - 1));
+        if (destination.Length <= PageSize - first && phys < DramBytes)
+        {
+            PageForRead(phys >> PageShift).Slice(first, destination.Length).CopyTo(destination); // one page: the common case
+            return true;
+        }
         if (!Contains(phys, (ulong)destination.Length)) return false;
         while (!destination.IsEmpty)
         {
