@@ -117,6 +117,7 @@ public static class SelftestRunner
             [DaemonOptions.SocketEnvironmentVariable] = sock,
         };
         var ctx = new RunContext(ctl, env, work, options.Timeout, report, error);
+        var total = System.Diagnostics.Stopwatch.StartNew();
         foreach (var b in built)
         {
             if (b.Binary is null)
@@ -125,10 +126,14 @@ public static class SelftestRunner
                 continue;
             }
             error.WriteLine($"luo selftest: running {b.Program.Name} ({(b.Program.Kind == ProgramKind.Harness ? "harness" : "two-stage")})");
+            var one = System.Diagnostics.Stopwatch.StartNew();
+            int before = report.Cases.Count;
             if (b.Program.Kind == ProgramKind.Harness) RunHarness(ctx, b);
             else RunTwoStage(ctx, b);
             KillLeftovers(ctx);
+            error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"luo selftest: {b.Program.Name}: {report.Cases.Count - before} case(s) in {one.Elapsed.TotalSeconds:F2} s"));
         }
+        report.Trailer(string.Create(CultureInfo.InvariantCulture, $"programs ran in {total.Elapsed.TotalSeconds:F2} s"));
         ctl.Shutdown();
         report.Render(output);
         if (report.Failed > 0)
