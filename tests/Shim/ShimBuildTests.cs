@@ -123,8 +123,16 @@ public class ShimBuildTests
             {
                 Assert.Equal("1", ctl.Status().Field("boot"));
                 Assert.Contains("memfd_version=v1", ctl.SetVariant("retrieve_sticky=on").Text, StringComparison.Ordinal);
-                Assert.True(ctl.Shutdown().Ok);
             }
+            var kexec = Luo("serve", "ctl", "--socket", sock, "kexec");
+            Assert.Equal(0, kexec.Code);
+            Assert.Contains("boot 2\nsessions 0\nholders \npending_forks 0\n", kexec.Out, StringComparison.Ordinal);
+            var variant = Luo("serve", "ctl", "--socket", sock, "variant", "name_check=off", "abi=fdt_v1");
+            Assert.Contains("abi=fdt_v1\nname_check=off", variant.Out, StringComparison.Ordinal);
+            Assert.Equal(1, Luo("serve", "ctl", "--socket", sock, "fault", "point=Nowhere", "next").Code);
+            Assert.Equal(1, Luo("serve", "ctl", "--socket", sock, "frobnicate").Code);
+            Assert.Equal(2, Luo("serve", "ctl", "--control", sock + ".nothing", "status").Code);
+            Assert.Equal(0, Luo("serve", "ctl", "--socket", sock, "shutdown").Code);
             Assert.True(t.Join(TimeSpan.FromSeconds(20)));
             Assert.Equal(0, code);
             Assert.Contains($"LUOSHIM_SOCKET={sock}", output, StringComparison.Ordinal);
