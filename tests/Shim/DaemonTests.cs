@@ -139,8 +139,13 @@ public class DaemonTests
             WireClient.WriteAt(m, 0, "written after preserve\0");                                                   // J1 shape
             Assert.Equal("1", d.Control.Status().Field("host_files"));
             Libc.Close(m);                                                                                          // C6
-            var k = d.Control.Kexec();
+            string img = Path.Combine(d.Dir, "handover.img");
+            Assert.False(d.Control.Send(ShimOp.Kexec, "bogus").Ok);
+            var k = d.Control.Send(ShimOp.Kexec, "image=" + img);
             Assert.True(k.Ok, k.Text);
+            Assert.Equal(img, k.Field("image"));
+            Assert.Equal(LuoModel.Kho.ArenaImageError.None, LuoModel.Kho.ArenaImage.TryLoad(img, out var arena, out _));
+            Assert.NotNull(arena!.Handoff);
             Assert.Equal(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), k.Field("holders"));
             Assert.Equal(WireErrno.ESHUTDOWN, a.Open().Err);                                                        // stale connection
         }
