@@ -97,9 +97,18 @@ public static class SelftestRunner
         error.WriteLine($"luo selftest: building {programs.Count} program(s) in {work}");
         var built = ProgramBuild.BuildAll(filtered, work);
 
-        string sock = Path.Combine(work, "luo.sock");
+        // a short path: sun_path holds 107 bytes, a --build-dir may be longer
+        string sock = Path.Combine(Path.GetTempPath(), "luo-" + Guid.NewGuid().ToString("N")[..12] + ".sock");
         using var daemon = new LuoDaemon(new DaemonOptions { SocketPath = sock, Verbose = options.Verbose });
-        daemon.Start();
+        try
+        {
+            daemon.Start();
+        }
+        catch (IOException ex)
+        {
+            error.WriteLine($"luo selftest: cannot start the daemon: {ex.Message}");
+            return SelftestExit.Setup;
+        }
         using var ctl = ControlClient.Connect(daemon.ControlPath);
         foreach (string v in options.Variants)
         {

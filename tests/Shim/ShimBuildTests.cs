@@ -19,7 +19,7 @@ public class ShimBuildTests
     [GccFact]
     public void The_shim_builds_without_a_single_warning()
     {
-        string cache = Path.Combine(Path.GetTempPath(), "luo-shimbuild-" + Guid.NewGuid().ToString("N")[..8]);
+        string cache = ClientTests.Scratch("shimbuild");
         try
         {
             string? lib = Tools.BuildShim(cache, out string log, "-O2 -g -Wall -Wextra -Werror -Wshadow -Wformat=2");
@@ -36,8 +36,7 @@ public class ShimBuildTests
     [GccFact]
     public void Wire_layouts_agree_between_c_and_csharp()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "luo-proto-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(dir);
+        string dir = ClientTests.Scratch("proto");
         try
         {
             File.WriteAllBytes(Path.Combine(dir, "luoshim_proto.h"), Tools.ShimSources()["luoshim_proto.h"]);
