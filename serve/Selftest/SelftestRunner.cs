@@ -228,7 +228,7 @@ public static class SelftestRunner
     /// kexec waits for it so every holder is known by pid (bounded wait).</summary>
     private static void WaitForForks(ControlClient ctl)
     {
-        for (int i = 0; i < 200; i++)
+        for (int i = 0; i < 1000; i++)
         {
             if (ctl.Status().Field("pending_forks") is "0" or null) return;
             Thread.Sleep(10);

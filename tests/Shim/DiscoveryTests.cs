@@ -199,7 +199,7 @@ public class DiscoveryTests(ITestOutputHelper log)
         t.Write($"{d}/crashes.c", "#include <stdio.h>\n#include <stdlib.h>\n#include \"../kselftest_harness.h\"\nint main(void) { printf(\"TAP version 13\\n1..3\\nok 1 first\\n\"); fflush(stdout); abort(); }\n");
         t.Write($"{d}/skipper.c", "#include <stdio.h>\nint main(void) { printf(\"1..0 # SKIP no hardware\\n\"); return 4; }\n");
         t.Write($"{d}/hangs.c", "#include <unistd.h>\nint main(void) { for (;;) pause(); }\n");
-        var (code, o, e, _) = ClientTests.RunSelftest(new SelftestOptions { KernelSource = t.Root, Timeout = TimeSpan.FromSeconds(1) });
+        var (code, o, e, _) = ClientTests.RunSelftest(new SelftestOptions { KernelSource = t.Root, Timeout = TimeSpan.FromSeconds(3) });
         log.WriteLine(o + e);
         Assert.Equal(SelftestExit.Failed, code);
         Assert.Contains("no include/uapi/linux/liveupdate.h in the tree", o, StringComparison.Ordinal);
