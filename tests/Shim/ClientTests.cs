@@ -106,7 +106,7 @@ public class ClientTests(ITestOutputHelper log)
         Assert.DoesNotContain(cases, c => c.StartsWith("not ok", StringComparison.Ordinal));
         Assert.Equal(0, code);
         Assert.Contains(lines, l => l == string.Create(CultureInfo.InvariantCulture, $"1..{cases.Count}"));
-        Assert.Equal(15 + 8 + 3, cases.Count);
+        Assert.Equal(15 + 10 + 3, cases.Count);
         Assert.Contains("ok 1 shim_kexec_simple", cases);
         Assert.Contains(cases, c => c.EndsWith(" shim_lifetimes: shim.fork_holds_session", StringComparison.Ordinal));
         Assert.Contains(cases, c => c.EndsWith(" shim_single: luo.many_sessions", StringComparison.Ordinal));
