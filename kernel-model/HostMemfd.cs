@@ -83,7 +83,8 @@ public sealed partial class ShmemInode
         Size = size;
         Seals = h.Seals;
         ulong pages = (ulong)((size + UserMemory.PageSize - 1) / UserMemory.PageSize);
-        for (ulong i = 0; i < pages; i++) Dirty.Add(i);
+        if (pages <= _kho.Arena.DramBytes / PhysicalArena.PageSize)   // a larger file fails preserve with ENOMEM anyway
+            for (ulong i = 0; i < pages; i++) Dirty.Add(i);
         file.Position = Math.Max(0, h.Position);
     }
 

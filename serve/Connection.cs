@@ -9,6 +9,7 @@ namespace LuoModel.Serve;
 internal sealed class Connection(int fd, int pid, uint uid, bool control, int generation)
 {
     private readonly Dictionary<ulong, Stack<int>> _fds = [];
+    private readonly HashSet<int> _modelFds = [];
 
     /// <summary>Socket fd in the daemon.</summary>
     public int Fd { get; } = fd;
@@ -41,8 +42,12 @@ internal sealed class Connection(int fd, int pid, uint uid, bool control, int ge
     {
         if (!_fds.TryGetValue(handle, out var s)) _fds[handle] = s = new Stack<int>();
         s.Push(fd);
+        _modelFds.Add(fd);
         FdCount++;
     }
+
+    /// <summary>Whether <paramref name="fd"/> is a model fd this connection already accounts for.</summary>
+    public bool Tracks(int fd) => _modelFds.Contains(fd);
 
     /// <summary>Any model fd referring to <paramref name="handle"/>.</summary>
     public bool TryPeekFd(ulong handle, out int fd)
@@ -57,6 +62,7 @@ internal sealed class Connection(int fd, int pid, uint uid, bool control, int ge
         fd = -1;
         if (!_fds.TryGetValue(handle, out var s) || !s.TryPop(out fd)) return false;
         if (s.Count == 0) _fds.Remove(handle);
+        _modelFds.Remove(fd);
         FdCount--;
         return true;
     }

@@ -24,7 +24,7 @@ public sealed partial class LuoDaemon
         {
             switch (h.Op)
             {
-                case ShimOp.Kexec: (ret, err, text) = DoKexec(); break;
+                case ShimOp.Kexec: (ret, err, text) = DoKexec(arg); break;
                 case ShimOp.Reset: (ret, text) = (0, DoReset()); break;
                 case ShimOp.Status: (ret, text) = (0, Status()); break;
                 case ShimOp.SetVariant: (ret, err, text) = SetVariant(arg); break;
@@ -56,8 +56,14 @@ public sealed partial class LuoDaemon
     /// <summary>KEXEC (selftest-shim.md §7): pending EOFs first, then the model's reboot(KEXEC) (freeze: host
     /// memfds are snapshot into arena pages), then the holders' pids are reported, every old connection goes
     /// stale (ESHUTDOWN), host files are closed and the next kernel boots from the handover.</summary>
-    private (int Ret, int Err, string Text) DoKexec()
+    private (int Ret, int Err, string Text) DoKexec(string arg)
     {
+        string? image = null;
+        foreach (string word in arg.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!word.StartsWith("image=", StringComparison.Ordinal) || word.Length == 6) return (-1, (int)Errno.EINVAL, "usage: KEXEC [image=PATH]\n");
+            image = word[6..];
+        }
         DrainHangups(null);
         if (_kernel.State != KernelState.Running)
             return (-1, WireErrno.ESHUTDOWN, $"kexec: boot {_generation} is {_kernel.State}{(_kernel.Panicked ? " (" + _kernel.Outcome.PanicReason + ")" : "")}; RESET first\n");
@@ -90,6 +96,19 @@ public sealed partial class LuoDaemon
         sb.Append(CultureInfo.InvariantCulture, $"holders {holderText}\n");
         sb.Append(CultureInfo.InvariantCulture, $"pending_forks {pending}\n");
         if (next.Panicked) sb.Append(CultureInfo.InvariantCulture, $"panic {next.Outcome.PanicReason}\n");
+        if (image is not null)
+        {
+            // the handover as the next kernel found it (for `luo image dump` and golden vectors)
+            try
+            {
+                ArenaImage.Save(next.Arena, image);
+                sb.Append(CultureInfo.InvariantCulture, $"image {image}\n");
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"image_error {ex.Message}\n");
+            }
+        }
         return (0, 0, sb.ToString());
     }
 

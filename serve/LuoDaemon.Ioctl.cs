@@ -60,13 +60,17 @@ public sealed partial class LuoDaemon
 
             ulong soft = p.NofileSoft;
             if (rq.SlotTried && rq.SlotFailed) _kernel.SetrlimitNofile(p, (ulong)LowestFree(p), p.NofileHard);
-            int before = p.FdCount;
             long rc;
-            int after;
+            int newFd = -1;
             try
             {
                 rc = _kernel.Ioctl(p, mfd, h.Cmd, addr);
-                after = p.FdCount;
+                // a new file was installed when the fd the model wrote back is open and unknown to us
+                if (rc >= 0 && view.Readable >= 8)
+                {
+                    int candidate = BinaryPrimitives.ReadInt32LittleEndian(p.Memory.Peek(addr + 4, 4));
+                    if (candidate >= 0 && candidate != tempFd && !c.Tracks(candidate) && p.FileOf(candidate) is not null) newFd = candidate;
+                }
             }
             finally
             {
@@ -83,12 +87,11 @@ public sealed partial class LuoDaemon
             byte[] output = p.Memory.Peek(addr, outLen);
             if (view.ModelSize != view.UserSize && outLen >= 4) data[..4].CopyTo(output);
             if (patchedFd && outLen >= 8) data[4..8].CopyTo(output.AsSpan(4));
-            if (after != before + 1)
+            if (newFd < 0)
             {
                 Reply(c, h.Seq, (int)rc, 0, 0, output);
                 return;
             }
-            int newFd = BinaryPrimitives.ReadInt32LittleEndian(p.Memory.Peek(addr + 4, 4));
             NewFile(c, p, h.Seq, (int)rc, newFd, output);
         }
         finally

@@ -268,6 +268,14 @@ public sealed partial class LuoDaemon : IDisposable
             }
             Dispatch(c, _rx.AsSpan(0, r.Length), ref fd);
         }
+#pragma warning disable CA1031 // the daemon's boundary: a model bug answers one client with EIO, never stops the machine
+        catch (Exception ex)
+        {
+            Log($"{c}: internal error: {ex}");
+            RequestHeader.TryRead(_rx.AsSpan(0, r.Length), out _, out uint seq);
+            if (_conns.ContainsKey(c.Fd)) Reply(c, seq, -1, WireErrno.EIO);
+        }
+#pragma warning restore CA1031
         finally
         {
             if (fd >= 0) Libc.Close(fd);

@@ -7,6 +7,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here}
 mkdir -p "$out"
 tmp="$out/.libluoshim.so.$$"
-${CC:-gcc} ${SHIM_CFLAGS:--O2 -g -Wall -Wextra} -fPIC -shared -D_GNU_SOURCE -fvisibility=hidden \
-	-o "$tmp" "$here/luoshim.c" "$here/luoshim_ioctl.c" -ldl -lpthread
+${CC:-gcc} ${SHIM_CFLAGS:--O2 -g -Wall -Wextra} -fPIC -shared -D_GNU_SOURCE -fvisibility=hidden -Wl,-z,defs \
+	-o "$tmp" "$here/luoshim.c" "$here/luoshim_fds.c" "$here/luoshim_ioctl.c" "$here/luoshim_fork.c" -ldl -lpthread
 mv -f "$tmp" "$out/libluoshim.so"

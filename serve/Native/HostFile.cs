@@ -161,8 +161,10 @@ internal sealed unsafe class HostFile : IHostFileBacking
         errno = 0;
         if (Libc.Ftruncate(fd, inode.Size) < 0) return Fail(fd, out errno);
         var page = new byte[UserMemory.PageSize];
-        for (long pos = 0; pos < inode.Size; pos += page.Length)
+        foreach (var (index, _) in inode.Pages)
         {
+            long pos = (long)index * UserMemory.PageSize;
+            if (pos >= inode.Size) break;
             int n = Kernel.Kernel.ReadMemfdContents(model, pos, page);
             if (page.AsSpan(0, n).ContainsAnyExcept((byte)0))
             {

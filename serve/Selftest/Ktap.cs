@@ -22,6 +22,7 @@ public sealed partial class KtapReport
 {
     private readonly List<KtapCase> _cases = [];
     private readonly List<string> _header = [];
+    private readonly List<string> _trailer = [];
 
     /// <summary>Cases in order.</summary>
     public IReadOnlyList<KtapCase> Cases => _cases;
@@ -35,6 +36,9 @@ public sealed partial class KtapReport
 
     /// <summary>Adds a comment printed after the version line.</summary>
     public void Comment(string text) => _header.Add(text);
+
+    /// <summary>Adds a comment printed after the totals line.</summary>
+    public void Trailer(string text) => _trailer.Add(text);
 
     /// <summary>Adds a case.</summary>
     public void Add(CaseResult result, string name, string? skipReason = null, IEnumerable<string>? diagnostics = null) =>
@@ -57,6 +61,7 @@ public sealed partial class KtapReport
             w.WriteLine(line);
         }
         w.WriteLine(string.Create(inv, $"# Totals: pass:{Passed} fail:{Failed} xfail:0 xpass:0 skip:{Skipped} error:0"));
+        foreach (string t in _trailer) w.WriteLine("# " + t);
     }
 
     [GeneratedRegex(@"^\s*(not ok|ok)\s+(\d+)\s*(?:-\s*)?(.*?)\s*(?:#\s*(SKIP|skip|Skip|TODO|XFAIL)\b\s*(.*))?$")]

@@ -97,9 +97,18 @@ public static class SelftestRunner
         error.WriteLine($"luo selftest: building {programs.Count} program(s) in {work}");
         var built = ProgramBuild.BuildAll(filtered, work);
 
-        string sock = Path.Combine(work, "luo.sock");
+        // a short path: sun_path holds 107 bytes, a --build-dir may be longer
+        string sock = Path.Combine(Path.GetTempPath(), "luo-" + Guid.NewGuid().ToString("N")[..12] + ".sock");
         using var daemon = new LuoDaemon(new DaemonOptions { SocketPath = sock, Verbose = options.Verbose });
-        daemon.Start();
+        try
+        {
+            daemon.Start();
+        }
+        catch (IOException ex)
+        {
+            error.WriteLine($"luo selftest: cannot start the daemon: {ex.Message}");
+            return SelftestExit.Setup;
+        }
         using var ctl = ControlClient.Connect(daemon.ControlPath);
         foreach (string v in options.Variants)
         {
@@ -117,6 +126,7 @@ public static class SelftestRunner
             [DaemonOptions.SocketEnvironmentVariable] = sock,
         };
         var ctx = new RunContext(ctl, env, work, options.Timeout, report, error);
+        var total = System.Diagnostics.Stopwatch.StartNew();
         foreach (var b in built)
         {
             if (b.Binary is null)
@@ -125,10 +135,14 @@ public static class SelftestRunner
                 continue;
             }
             error.WriteLine($"luo selftest: running {b.Program.Name} ({(b.Program.Kind == ProgramKind.Harness ? "harness" : "two-stage")})");
+            var one = System.Diagnostics.Stopwatch.StartNew();
+            int before = report.Cases.Count;
             if (b.Program.Kind == ProgramKind.Harness) RunHarness(ctx, b);
             else RunTwoStage(ctx, b);
             KillLeftovers(ctx);
+            error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"luo selftest: {b.Program.Name}: {report.Cases.Count - before} case(s) in {one.Elapsed.TotalSeconds:F2} s"));
         }
+        report.Trailer(string.Create(CultureInfo.InvariantCulture, $"programs ran in {total.Elapsed.TotalSeconds:F2} s"));
         ctl.Shutdown();
         report.Render(output);
         if (report.Failed > 0)
@@ -214,7 +228,7 @@ public static class SelftestRunner
     /// kexec waits for it so every holder is known by pid (bounded wait).</summary>
     private static void WaitForForks(ControlClient ctl)
     {
-        for (int i = 0; i < 200; i++)
+        for (int i = 0; i < 1000; i++)
         {
             if (ctl.Status().Field("pending_forks") is "0" or null) return;
             Thread.Sleep(10);

@@ -65,13 +65,32 @@ internal sealed class FakeTree : IDisposable
 /// shim + daemon + runner end to end, with one TAP report.</summary>
 public class ClientTests(ITestOutputHelper log)
 {
+    /// <summary>A scratch directory next to the test assembly: /tmp may be mounted noexec on CI machines,
+    /// and the binaries built here must run.</summary>
+    internal static string Scratch(string what)
+    {
+        string dir = Path.Combine(AppContext.BaseDirectory, "shim-scratch", what + "-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    internal static string ShimCache => Path.Combine(AppContext.BaseDirectory, "shim-scratch", "cache");
+
     internal static (int Code, string Out, string Err, TimeSpan Elapsed) RunSelftest(SelftestOptions o)
     {
         using var output = new StringWriter(CultureInfo.InvariantCulture);
         using var error = new StringWriter(CultureInfo.InvariantCulture);
+        string work = Scratch("build");
         var sw = Stopwatch.StartNew();
-        int code = SelftestRunner.Run(o, output, error);
-        return (code, output.ToString(), error.ToString(), sw.Elapsed);
+        try
+        {
+            int code = SelftestRunner.Run(o with { BuildDirectory = o.BuildDirectory ?? work, ShimCache = o.ShimCache ?? ShimCache }, output, error);
+            return (code, output.ToString(), error.ToString(), sw.Elapsed);
+        }
+        finally
+        {
+            Directory.Delete(work, true);
+        }
     }
 
     [GccFact]
@@ -87,7 +106,7 @@ public class ClientTests(ITestOutputHelper log)
         Assert.DoesNotContain(cases, c => c.StartsWith("not ok", StringComparison.Ordinal));
         Assert.Equal(0, code);
         Assert.Contains(lines, l => l == string.Create(CultureInfo.InvariantCulture, $"1..{cases.Count}"));
-        Assert.Equal(15 + 8 + 3, cases.Count);
+        Assert.Equal(15 + 10 + 3, cases.Count);
         Assert.Contains("ok 1 shim_kexec_simple", cases);
         Assert.Contains(cases, c => c.EndsWith(" shim_lifetimes: shim.fork_holds_session", StringComparison.Ordinal));
         Assert.Contains(cases, c => c.EndsWith(" shim_single: luo.many_sessions", StringComparison.Ordinal));

@@ -139,8 +139,13 @@ public class DaemonTests
             WireClient.WriteAt(m, 0, "written after preserve\0");                                                   // J1 shape
             Assert.Equal("1", d.Control.Status().Field("host_files"));
             Libc.Close(m);                                                                                          // C6
-            var k = d.Control.Kexec();
+            string img = Path.Combine(d.Dir, "handover.img");
+            Assert.False(d.Control.Send(ShimOp.Kexec, "bogus").Ok);
+            var k = d.Control.Send(ShimOp.Kexec, "image=" + img);
             Assert.True(k.Ok, k.Text);
+            Assert.Equal(img, k.Field("image"));
+            Assert.Equal(LuoModel.Kho.ArenaImageError.None, LuoModel.Kho.ArenaImage.TryLoad(img, out var arena, out _));
+            Assert.NotNull(arena!.Handoff);
             Assert.Equal(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), k.Field("holders"));
             Assert.Equal(WireErrno.ESHUTDOWN, a.Open().Err);                                                        // stale connection
         }
@@ -162,6 +167,45 @@ public class DaemonTests
         BinaryPrimitives.WriteUInt32LittleEndian(fin, 8);
         Assert.Equal(0, b.Ioctl(s2, 0xBA42, fin).Ret);
         Assert.Equal("0", d.Control.Status().Field("host_files"));                                                 // FINISH dropped LUO's reference
+    }
+
+    [Fact]
+    public void A_retrieved_memfd_is_preserved_again_for_the_next_kexec()
+    {
+        using var d = new TestDaemon();
+        var fin = new byte[8];
+        BinaryPrimitives.WriteUInt32LittleEndian(fin, 8);
+        int m = WireClient.HostMemfd("generation 1");
+        using (var a = d.Client())
+        {
+            ulong s = a.CreateSession(a.Open().NewHandle, "chain");
+            Assert.Equal(0, a.Ioctl(s, 0xBA40, WireClient.FdStruct(m, 1), PreserveKind.Passed, m).Ret);
+            Libc.Close(m);
+            Assert.True(d.Control.Kexec().Ok);
+        }
+        int got;
+        using (var b = d.Client())
+        {
+            ulong dev = b.Open().NewHandle;
+            ulong s = b.RetrieveSession(dev, "chain");
+            got = b.Ioctl(s, 0xBA41, WireClient.FdStruct(0, 1)).Fd;
+            Assert.Equal("generation 1", WireClient.ReadCString(got));
+            ulong next = b.CreateSession(dev, "chain-2");
+            // still owned by LUO until FINISH: the same inode cannot be preserved again (luo.md §3.7)
+            Assert.Equal(EBUSY, b.Ioctl(next, 0xBA40, WireClient.FdStruct(got, 2), PreserveKind.Passed, got).Err);
+            Assert.Equal(0, b.Ioctl(s, 0xBA42, fin).Ret);
+            WireClient.WriteAt(got, 0, "generation 2\0");
+            Assert.Equal(0, b.Ioctl(next, 0xBA40, WireClient.FdStruct(got, 2), PreserveKind.Passed, got).Ret);
+            Libc.Close(got);
+            var k = d.Control.Kexec();
+            Assert.True(k.Ok, k.Text);
+            Assert.Equal("3", k.Field("boot"));
+        }
+        using var c = d.Client();
+        ulong s3 = c.RetrieveSession(c.Open().NewHandle, "chain-2");
+        var r = c.Ioctl(s3, 0xBA41, WireClient.FdStruct(0, 2));
+        Assert.Equal("generation 2", WireClient.ReadCString(r.Fd));
+        Libc.Close(r.Fd);
     }
 
     [Fact]
@@ -212,8 +256,13 @@ public class DaemonTests
         Assert.Equal(WireErrno.EBADF, bad.Request(ShimOp.Dup, s).Err);      // another process's handle
         Assert.Equal(WireErrno.EOPNOTSUPP, bad.Request((ShimOp)999).Err);
         var crash = d.Client();
-        crash.Open();
-        crash.Dispose();                                                    // dies mid-way holding nothing else
+        ulong cdev = crash.Open().NewHandle;
+        var hdr2 = new byte[RequestHeader.Size + IoctlRequest.FixedSize + 72];
+        new RequestHeader(ShimOp.Ioctl, 9, 1, cdev, 0xBA00, IoctlRequest.FixedSize + 72).WriteTo(hdr2);
+        new IoctlRequest(true, true, false, 72, 0, 72, 72, TailStatus.Zero, PreserveKind.None, 0).WriteTo(hdr2.AsSpan(RequestHeader.Size));
+        WireClient.SessionStruct("orphan").CopyTo(hdr2, RequestHeader.Size + IoctlRequest.FixedSize);
+        Assert.Equal(0, Seqpacket.Send(crash.Fd, hdr2, default, -1, dontWait: false));
+        crash.Dispose();                                                    // exits mid-call, never reads the reply
         Assert.Equal("1", d.Control.Status().Field("sessions_out"));
         var name = new byte[72];
         BinaryPrimitives.WriteUInt32LittleEndian(name, 72);

@@ -175,6 +175,44 @@ TEST_F(shim, close_range_releases)
 	close(s);
 }
 
+/* closefrom releases like close_range; the shim's own socket survives it */
+TEST_F(shim, closefrom_releases)
+{
+	int s = cl_create(self->dev, "from");
+
+	ASSERT_GE(s, 0);
+	closefrom(3);
+	self->dev = open(DEVICE, O_RDWR);
+	ASSERT_GE(self->dev, 0);
+	s = cl_create(self->dev, "from");
+	EXPECT_GE(s, 0);
+	close(s);
+}
+
+/* the device path in other spellings: relative to the cwd, through openat, with dot segments; O_PATH */
+TEST_F(shim, path_forms)
+{
+	int dir = open("/dev", O_RDONLY | O_DIRECTORY), fd, p;
+
+	ASSERT_GE(dir, 0);
+	fd = openat(dir, "liveupdate", O_RDWR);
+	EXPECT_EQ(fd, -1);
+	EXPECT_EQ(errno, EBUSY); /* it is the device: self->dev holds it */
+	ASSERT_EQ(chdir("/dev"), 0);
+	fd = open("./../dev/liveupdate", O_RDWR);
+	EXPECT_EQ(fd, -1);
+	EXPECT_EQ(errno, EBUSY);
+	close(self->dev);
+	self->dev = open("liveupdate", O_RDWR);
+	ASSERT_GE(self->dev, 0);
+	p = open("//dev/./liveupdate", O_PATH);
+	ASSERT_GE(p, 0);
+	EXPECT_EQ(ioctl(p, LIVEUPDATE_IOCTL_CREATE_SESSION, NULL), -1);
+	EXPECT_EQ(errno, EBADF); /* an O_PATH fd has no ioctl */
+	EXPECT_EQ(close(p), 0);
+	close(dir);
+}
+
 /* luo.md 3.2: the command number is judged before user memory is read; bad memory is EFAULT */
 TEST_F(shim, faithful_ioctl_errors)
 {
