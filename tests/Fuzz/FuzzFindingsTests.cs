@@ -9,26 +9,52 @@ namespace LuoModel.Tests.Fuzz;
 public class FuzzFindingsTests
 {
     /// <summary>Finding 1 (fdt target): vector bad-prop-len-wraps cut to 104 bytes (totalsize 0x8d). The property
-    /// at structure offset 0x28 has length 0xfffffffc, which wraps in the tag walk, so the tag check passes
-    /// while the 12-byte property header lies past the end of the 104-byte buffer. GetPropByOffset and
-    /// GetPropertyOffset threw ArgumentOutOfRangeException; they now return -FDT_ERR_TRUNCATED.</summary>
+    /// at structure offset 0x28 has length 0xfffffffc. With 1.6.1's 32-bit wrap the tag check passed while the
+    /// 12-byte property header lay past the end of the 104-byte buffer, and GetPropByOffset/GetPropertyOffset
+    /// threw ArgumentOutOfRangeException. Fixed twice: those two now report TRUNCATED when the header is past
+    /// the buffer, and the token walker has libfdt 1.7.0's overflow guard (finding 2), so the walk already ends
+    /// at that property with BADSTRUCTURE.</summary>
     private static readonly byte[] WrappedPropertyPastBuffer = Convert.FromHexString(
         "d00dfeed0000008d000000380000007c000000280000001100000010000000000000001100000044000000000000000000000000000000000000000100000000000000030000000800000000746573742d763100000000016368696c6400000000000003fffffffc");
 
+    /// <summary>Finding 2 (fdt target, a hang): a property of length 0xfffffff4 (-12). In 32-bit arithmetic the
+    /// next tag offset equals the property's own offset, so fdt_check_full, fdt_next_property_offset and every
+    /// walker looped forever on it (as libfdt 1.6.1 does). The walker now applies 1.7.0's guard: offset + len at
+    /// or past INT_MAX is a premature end, BADSTRUCTURE.</summary>
+    private static readonly byte[] PropertyLengthMinus12 = Convert.FromHexString(
+        "d00dfeed0000008d000000380000007c00000028000000110000001000000000000000110000008d00000000000000000000000000000000000000010000000000000003000000080000fe00746573742d763100000000016368696c6400000000000003fffffff40000000b00001234000000020000000200000009636f6d70617469626c65007600");
+
     [Fact]
-    public void Truncated_wrapping_property_reports_truncated()
+    public void Truncated_wrapping_property_is_rejected_without_reading_past_the_buffer()
     {
         byte[] d = WrappedPropertyPastBuffer;
         Assert.Equal(104, d.Length);
         int child = FdtRo.SubnodeOffset(d, 0, "child");
         Assert.True(child > 0, $"child = {child}");
-        int prop = FdtRo.FirstPropertyOffset(d, child);
-        Assert.Equal(0x28, prop);
-        Assert.Equal(FdtError.Truncated.Neg(), FdtRo.GetPropByOffset(d, prop, out _, out _, out int len));
-        Assert.Equal(FdtError.Truncated.Neg(), len);
-        Assert.Equal(FdtError.Truncated.Neg(), FdtRo.GetPropertyOffset(d, child, "compatible"u8, out len));
-        Assert.Equal(FdtError.Truncated.Neg(), FdtRo.StringListCount(d, child, "compatible"u8));
+        Assert.Equal(FdtError.BadStructure.Neg(), FdtRo.FirstPropertyOffset(d, child));
+        Assert.True(FdtRo.GetPropByOffset(d, 0x28, out _, out _, out int len) < 0 && len < 0);
+        Assert.Equal(FdtError.BadStructure.Neg(), FdtRo.GetPropertyOffset(d, child, "compatible"u8, out len));
+        Assert.Equal(FdtError.BadStructure.Neg(), FdtRo.StringListCount(d, child, "compatible"u8));
+        Assert.Equal(FdtError.Truncated.Neg(), FdtRo.CheckFull(d));
         FuzzTargets.Fdt(d);
         FuzzTargets.Printers(d);
+    }
+
+    [Fact]
+    public void Property_length_minus_12_ends_the_walk_instead_of_looping()
+    {
+        byte[] d = PropertyLengthMinus12;
+        int child = FdtRo.SubnodeOffset(d, 0, "child");
+        Assert.True(child > 0, $"child = {child}");
+        Assert.Equal(FdtError.BadStructure.Neg(), FdtRo.FirstPropertyOffset(d, child));
+        Assert.Equal(FdtConst.End, FdtRo.NextTag(d, 0x28, out int next));
+        Assert.Equal(FdtError.BadStructure.Neg(), next);
+        Assert.Equal(FdtError.Truncated.Neg(), FdtRo.CheckFull(d));   // 137 bytes, totalsize 141
+        byte[] whole = [.. d, 0, 0, 0, 0];
+        Assert.True(FdtRo.CheckFull(whole) < 0);   // size_dt_struct 0x8d runs past totalsize: TRUNCATED, and no endless walk
+        FuzzTargets.Fdt(d);
+        FuzzTargets.Printers(d);
+        FuzzTargets.Fdt(whole);
+        FuzzTargets.Printers(whole);
     }
 }
