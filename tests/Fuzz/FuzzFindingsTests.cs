@@ -57,4 +57,35 @@ public class FuzzFindingsTests
         FuzzTargets.Fdt(whole);
         FuzzTargets.Printers(whole);
     }
+
+    /// <summary>Finding 3 (kho-boot target, a hang): an incoming scratch entry whose address is not page-aligned
+    /// (0xff, size 4 MiB) ends inside a page. Any allocation outside scratch then found a page overlapping the
+    /// region, resumed at the region's end rounded down, which is that same page, and looped forever (the next
+    /// kernel never finished kho_init). The search now resumes at the first page past the region.</summary>
+    [Fact]
+    public async Task Allocation_next_to_an_unaligned_scratch_region_terminates()
+    {
+        var a = new LuoModel.Kho.PageAllocator(new LuoModel.Kho.PhysicalArena(64UL << 20));
+        a.AddScratch(new LuoModel.Kho.PhysRange(0xff, 0xff + (4UL << 20)));
+        var t = Task.Run(() => a.TryAlloc(0, LuoModel.Kho.AllocFlags.None, out ulong pfn) ? pfn : ulong.MaxValue);
+        ulong pfn = await t.WaitAsync(TimeSpan.FromSeconds(30));   // TimeoutException = the hang is back
+        Assert.Equal(0x401UL, pfn);   // first page wholly past [0xff, 0x4000ff)
+    }
+
+    /// <summary>Finding 3 end to end: the demo handover with the first scratch entry's address set to 0xff boots
+    /// (KHO accepts the entry; the map walk is then rejected or accepted as the bytes say) and hands over again.</summary>
+    [Fact]
+    public async Task Demo_handover_with_an_unaligned_scratch_entry_boots()
+    {
+        var h = LuoModel.Testkit.Handover.DemoHandover.Get();
+        var arena = h.LoadArena();
+        arena.WriteU64(h.Handoff.ScratchPhys, 0xff);
+        var t = Task.Run(() => LuoModel.Testkit.Handover.HandoverObserver.Observe(h.Boot(arena)));
+        var obs = await t.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Null(obs.Anomaly);
+        byte[] seed = FuzzTargets.HandoverSeed(LuoModel.Kernel.LuoAbi.LuoV5, kho: true);
+        int at = seed.Length - (int)h.Handoff.ScratchLen;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(seed.AsSpan(at), 0xff);
+        FuzzTargets.KhoBoot(seed);
+    }
 }
