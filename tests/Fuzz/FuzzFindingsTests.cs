@@ -88,4 +88,23 @@ public class FuzzFindingsTests
         System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(seed.AsSpan(at), 0xff);
         FuzzTargets.KhoBoot(seed);
     }
+
+    /// <summary>Finding 4 (luo-v1 target): in the FDT-era layout a session's file-area pointer (luo_session_ser
+    /// files) outside DRAM made the first open of /dev/liveupdate throw ArgumentOutOfRangeException while
+    /// reading the file entries (12 crashing inputs, e.g. 0x100126000). The kernel would dereference a wild
+    /// pointer; the model now stops with a file-level EINVAL: every open fails EIO (luo.md §5.7, §8 inv. 17).</summary>
+    [Theory]
+    [InlineData(0x100126000UL)]
+    [InlineData(0xf5ffffff00116000UL)]
+    public void Fdt_era_file_area_outside_memory_gives_EIO_forever(ulong files)
+    {
+        var h = LuoModel.Testkit.Handover.DemoHandover.Get(LuoModel.Kernel.LuoAbi.FdtV1);
+        var area = h.Regions.Single(r => r.Kind == LuoModel.Testkit.Handover.MetaKind.FdtSessionArea);
+        var arena = h.LoadArena();
+        // entry 0 ("vm-1", two files) starts after the 8-byte count; files is at +64 of the entry
+        arena.WriteU64(area.Phys + 8 + LuoModel.Kernel.LuoSessionSer.FilesOffset, files);
+        var obs = LuoModel.Testkit.Handover.HandoverObserver.Observe(h.Boot(arena));
+        Assert.Null(obs.Anomaly);
+        Assert.Equal(LuoModel.Testkit.Handover.BootKind.DeviceEio, obs.Boot);
+    }
 }
