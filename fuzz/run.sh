@@ -56,7 +56,12 @@ cmin() {
   local in="$work/cmin-in-$t"
   rm -rf "$in" "$work/cmin-out-$t"
   mkdir -p "$in"
-  cp "$work/$t/default/queue"/id:* "$in/" 2>/dev/null || true
+  # the queues of every run of this target (fuzz/out/TARGET and earlier runs kept as fuzz/out/TARGET-*)
+  local q n=0
+  for q in "$work/$t"/default/queue "$work/$t"-*/default/queue; do
+    [ -d "$q" ] || continue
+    for f in "$q"/id:*; do cp "$f" "$in/q$n-$(basename "$f" | cut -c1-9)"; n=$((n+1)); done
+  done
   if [ -d "$here/corpus/$t" ]; then cp "$here/corpus/$t"/* "$in/" 2>/dev/null || true; fi
   nice -n 19 afl-cmin -i "$in" -o "$work/cmin-out-$t" -t 10000 -m none -- "$(command -v dotnet)" "$bin/LuoModel.Fuzz.dll" run "$t"
   rm -rf "$here/corpus/$t"
