@@ -69,7 +69,11 @@ public static partial class Fdt
             {
                 if (offset + 4L > limit) return FdtConst.End;
                 uint len = BinaryPrimitives.ReadUInt32BigEndian(fdt.Slice((int)(offset + offStruct), 4));
-                // libfdt adds in 32-bit int arithmetic: a length near 2^32 wraps around.
+                // libfdt 1.7.0's overflow guard (fdt.md §13): offset + len at or past INT_MAX is a premature end
+                // (BADSTRUCTURE, the code 1.6.1 also gives for huge lengths). 1.6.1 adds in 32-bit arithmetic,
+                // and a length of -12 (or -8 for old versions) leaves the offset where it was, or walks it back:
+                // its walkers then loop forever on the same property. A model must not hang (fuzz finding 2).
+                if ((long)offset + len >= int.MaxValue) return FdtConst.End;
                 offset = unchecked((int)(offset + 8L + len));
                 if (v.Version < 0x10 && len >= 8 && ((offset - len) % 8) != 0) offset += 4;
                 break;

@@ -59,6 +59,9 @@ internal static class Program
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{results.Length} corruptions in {sw.Elapsed.TotalSeconds:F1} s"));
         Console.Write(LuoModel.Testkit.Reliability.SweepReport.Table(results));
         Console.WriteLine("wild pointers: " + LuoModel.Testkit.Reliability.SweepReport.WildSummary(results));
+        if (Environment.GetEnvironmentVariable("LUO_SWEEP_EXAMPLES") == "1")
+            foreach (var g in results.GroupBy(r => (r.Region.Kind, r.Outcome)).OrderBy(g => g.Key))
+                foreach (var r in g.Take(2)) Console.WriteLine("EXAMPLE " + r + "\n     " + r.Detail.Split('\n')[0]);
         int bad = 0;
         foreach (var r in results.Where(r => r.Failure is not null))
         {

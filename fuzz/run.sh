@@ -4,6 +4,7 @@
 #   fuzz/run.sh TARGET SECONDS         fuzz one target (build first if needed) for SECONDS
 #   fuzz/run.sh all SECONDS            every target in turn, SECONDS each (one at a time)
 #   fuzz/run.sh cmin TARGET            minimise fuzz/out/TARGET's queue (+ the committed corpus) into fuzz/corpus/TARGET
+#                                      (afl-cmin, then the smallest inputs up to CORPUS_BUDGET bytes, default 60 KiB)
 #   fuzz/run.sh replay TARGET FILE...  run inputs once through the uninstrumented build (crash triage)
 # Needs: dotnet, Debian's afl++ (apt-get install -y afl++), the local tool (dotnet tool restore).
 set -euo pipefail
@@ -55,14 +56,25 @@ cmin() {
   local in="$work/cmin-in-$t"
   rm -rf "$in" "$work/cmin-out-$t"
   mkdir -p "$in"
-  cp "$work/$t/default/queue"/id:* "$in/" 2>/dev/null || true
+  # the queues of every run of this target (fuzz/out/TARGET and earlier runs kept as fuzz/out/TARGET-*)
+  local q n=0
+  for q in "$work/$t"/default/queue "$work/$t"-*/default/queue; do
+    [ -d "$q" ] || continue
+    for f in "$q"/id:*; do cp "$f" "$in/q$n-$(basename "$f" | cut -c1-9)"; n=$((n+1)); done
+  done
   if [ -d "$here/corpus/$t" ]; then cp "$here/corpus/$t"/* "$in/" 2>/dev/null || true; fi
-  nice -n 19 afl-cmin -i "$in" -o "$work/cmin-out-$t" -t 10000 -m none -- dotnet "$bin/LuoModel.Fuzz.dll" run "$t"
+  nice -n 19 afl-cmin -i "$in" -o "$work/cmin-out-$t" -t 10000 -m none -- "$(command -v dotnet)" "$bin/LuoModel.Fuzz.dll" run "$t"
   rm -rf "$here/corpus/$t"
   mkdir -p "$here/corpus/$t"
-  local i=0
-  for f in "$work/cmin-out-$t"/*; do cp "$f" "$here/corpus/$t/$(printf '%04d' $i)-$(sha1sum "$f" | cut -c1-12)"; i=$((i+1)); done
-  echo "$t: $i inputs, $(du -sh "$here/corpus/$t" | cut -f1)"
+  # keep the committed corpus small: the smallest minimised inputs up to a per-target budget (bytes)
+  local budget="${CORPUS_BUDGET:-61440}" total=0 i=0 size
+  while read -r f; do
+    size=$(stat -c %s "$f")
+    if [ $((total + size)) -gt "$budget" ] && [ "$i" -gt 0 ]; then break; fi
+    cp "$f" "$here/corpus/$t/$(printf '%04d' $i)-$(sha1sum "$f" | cut -c1-12)"
+    total=$((total + size)); i=$((i+1))
+  done < <(ls -1Sr "$work/cmin-out-$t"/* )
+  echo "$t: $i inputs, $total bytes"
 }
 
 case "${1:-}" in
@@ -71,5 +83,5 @@ case "${1:-}" in
   cmin) cmin "${2:?target}" ;;
   replay) shift; (cd "$repo" && dotnet run --project fuzz -c Release -- replay "$@") ;;
   fdt|printers|image|kho-boot|luo-v5|luo-v1|ioctl) fuzz "$1" "${2:?seconds}" ;;
-  *) sed -n '2,8p' "$0"; exit 2 ;;
+  *) sed -n "2,9p" "$0"; exit 2 ;;
 esac

@@ -57,6 +57,9 @@ public sealed partial class Luo
         else
         {
             if (count > LuoOptions.FdtMaxFiles) return Errno.EINVAL;
+            // A file area outside memory is a wild pointer (undefined in the kernel, which maps it and reads);
+            // the model stops with a file-level EINVAL, so every open fails EIO (fuzz finding 4).
+            if (count > 0 && !Kho.Arena.Contains(filesPa, count * LuoFileSer.Size)) return Errno.EINVAL;
             s.FdtFileArea = filesPa;
             entries = Enumerable.Range(0, (int)count).Select(i => filesPa + ((ulong)i * LuoFileSer.Size)).ToList();
         }

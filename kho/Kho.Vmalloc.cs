@@ -85,7 +85,8 @@ public sealed partial class Kho
     }
 
     /// <summary>kho_restore_vmalloc(desc) (§2.7) in the new kernel: restores each listed block with
-    /// kho_restore_pages(phys, 2^order) and each chunk page (then freed), maps the pages in list order at a
+    /// kho_restore_pages(phys, 2^order) and each chunk page (then freed), maps the pages (page-aligned, as
+    /// struct pages: a slot's in-page offset bits are ignored) in list order at a
     /// fresh address and returns it; 0 (NULL) if a block would overflow total_pages, a restore fails, the
     /// count differs from total_pages, or (model) a chunk pointer is outside memory or repeats. Not
     /// transactional: pages restored before a failure stay restored.</summary>
@@ -114,7 +115,9 @@ public sealed partial class Kho
                 if (phys == 0) break;
                 if (idx + contig > nr) return 0;
                 if (!RestorePages(phys, contig)) return 0;
-                for (ulong j = 0; j < contig; j++) pages[idx++] = phys + (j << PhysicalArena.PageShift);
+                // the kernel keeps struct page pointers (phys_to_page): a slot's low 12 bits are dropped
+                ulong head = phys & ~(ulong)(PhysicalArena.PageSize - 1);
+                for (ulong j = 0; j < contig; j++) pages[idx++] = head + (j << PhysicalArena.PageShift);
             }
             ulong next = Arena.ReadU64(c + KhoVmallocChunk.NextOffset);
             if (RestorePages(c, 1)) Pages.Free(c >> PhysicalArena.PageShift, 0);

@@ -136,7 +136,9 @@ public sealed class PageAllocator
             for (int i = 0; i < _scratch.Count; i++)
                 if (_scratch[i].Overlaps(new PhysRange(pfn << 12, (pfn + (1UL << order)) << 12))) { hit = i; break; }
             if (hit < 0) return true;
-            start = _scratch[hit].End >> 12;
+            // resume at the first page past the region, rounding up: a region ending inside a page (an incoming
+            // scratch entry need not be page-aligned) would otherwise be hit again forever (fuzz finding 3)
+            start = (_scratch[hit].End >> 12) + ((_scratch[hit].End & 0xFFF) != 0 ? 1UL : 0);
         }
     }
 

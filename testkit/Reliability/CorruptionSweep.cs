@@ -90,18 +90,22 @@ public sealed class CorruptionSweep
     }
 
     /// <summary>A seeded sample of about <paramref name="total"/> corruptions spread evenly over the structure
-    /// kinds (each kind gets the same share, drawn without replacement).</summary>
+    /// kinds (equal shares, drawn without replacement; small structures hand their unused share to the larger).</summary>
     public List<Corruption> Sample(int total, int seed)
     {
-        var byKind = All().GroupBy(c => _h.Regions[c.Region].Kind).ToList();
+        var byKind = All().GroupBy(c => _h.Regions[c.Region].Kind).OrderBy(g => g.Count()).ThenBy(g => g.Key).ToList();
         var rng = new Random(seed);
-        int share = total / byKind.Count;
         var list = new List<Corruption>();
-        foreach (var g in byKind)
+        int left = total;
+        for (int i = 0; i < byKind.Count; i++)
         {
-            var all = g.ToArray();
+            // equal shares; a kind with fewer corruptions than its share gives the rest to the larger kinds
+            int share = left / (byKind.Count - i);
+            var all = byKind[i].ToArray();
             rng.Shuffle(all);
-            list.AddRange(all.Take(share));
+            var take = all.Take(share).ToList();
+            list.AddRange(take);
+            left -= take.Count;
         }
         return list;
     }
