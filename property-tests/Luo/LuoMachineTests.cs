@@ -36,6 +36,7 @@ public class LuoMachineTests(ITestOutputHelper output)
         int n = Runs(CiHistories);
         var stats = RunMachine(LuoMutant.None, n, MachineSeed, shrink: true, out var failure);
         output.WriteLine($"{stats.Histories} histories, {stats.Ops} ops, {stats.SuccessfulKexecs} kexecs, {stats.HistoriesWith3Kexecs} with >= 3 kexecs, {stats.FailedReboots} failed reboots; ms: exec {stats.Exec.ElapsedMilliseconds} fingerprint {stats.Fp.ElapsedMilliseconds} state {stats.StateW.ElapsedMilliseconds} invariants {stats.Inv.ElapsedMilliseconds}");
+        output.WriteLine(string.Join(", ", stats.Seen.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} {kv.Value}")));
         if (failure is not null)
         {
             output.WriteLine(stats.Counterexample ?? failure.Message);
