@@ -259,8 +259,9 @@ internal static class LuoGen
     {
         var b = new Macro(m);
         int dev = b.Device();
-        int sfd = (int)b.Do(new IoctlOp(dev, LiveupdateUapi.CreateSession, BufPlace.Rw, 0, SessionArg($"p{b.M.NextDesc}")));
-        if (sfd == 0) sfd = b.M.Fds.Keys.Last();
+        long rc = b.Do(new IoctlOp(dev, LiveupdateUapi.CreateSession, BufPlace.Rw, 0, SessionArg($"p{b.M.NextDesc}")));
+        if (rc != 0) return [.. b.Ops];
+        int sfd = BinaryPrimitives.ReadInt32LittleEndian(b.M.Last.Data.AsSpan(4));
         for (int i = 0; i < kinds.Length; i++)
         {
             long fd;

@@ -13,6 +13,8 @@ internal static class ModelProbes
         return key switch
         {
             "fds" => string.Join(',', m.Fds.Keys),
+            "memfds" => string.Join(' ', m.Fds.Where(kv => m.Descs[kv.Value].Kind == DKind.Memfd)
+                .Select(kv => TraceProbes.Memfd(kv.Key, m.Descs[kv.Value].Size, m.Descs[kv.Value].Pos, m.Descs[kv.Value].Seals))),
             "outgoing" => string.Join(' ', m.Out.Select(s => $"{TraceText.Quote(TraceProbes.Trim(s.Name))}/{s.Files.Count}")),
             "session_blocks" => m.SBlocks.ToString(CultureInfo.InvariantCulture),
             "incoming" => string.Join(' ', m.In.Select(s => $"{TraceText.Quote(TraceProbes.Trim(s.Name))}/{State(s.State)}/{s.Files.Count}")),

@@ -40,11 +40,11 @@ public class MutantTests(ITestOutputHelper output)
     [Fact]
     public void Shrunk_counterexample_is_short_and_replays()
     {
-        var stats = LuoMachineTests.RunMachine(LuoMutant.UnfreezeFilesBackward, Budget, LuoMachineTests.MachineSeed, shrink: true, out var failure);
+        var stats = LuoMachineTests.RunMachine(LuoMutant.UnfreezeFilesBackward, Budget, LuoMachineTests.MachineSeed, shrink: true, out var failure, length: 24);
         Assert.NotNull(failure);
         output.WriteLine(stats.Counterexample);
         var trace = TraceFormat.Parse(stats.Counterexample!);
-        Assert.True(trace.Entries.Count <= 20, $"shrunk trace has {trace.Entries.Count} calls");
+        Assert.True(trace.Entries.Count <= 40, $"shrunk trace has {trace.Entries.Count} calls");
         Assert.Equal("I12_freeze_unfreeze_order", stats.FailedInvariant);
         Assert.Contains("seed 0x", stats.Counterexample, StringComparison.Ordinal);
         var outcome = TraceReplayer.Run(trace);

@@ -11,7 +11,7 @@ namespace LuoModel.Testkit.Trace;
 public static class TraceProbes
 {
     /// <summary>Probe keys, in the order a counterexample prints them.</summary>
-    public static readonly string[] Keys = ["fds", "outgoing", "session_blocks", "incoming", "registry", "in_use", "liveupdate_num", "flb_out"];
+    public static readonly string[] Keys = ["fds", "memfds", "outgoing", "session_blocks", "incoming", "registry", "in_use", "liveupdate_num", "flb_out"];
 
     /// <summary>One test-handler call as written on a <c>calls</c> line.</summary>
     public static string Call(TestOp op, string tag, ulong token, Errno result) => $"{op}({tag}, 0x{token:x}) = {result}";
@@ -25,6 +25,8 @@ public static class TraceProbes
         return key switch
         {
             "fds" => string.Join(',', t.Process.OpenFds),
+            "memfds" => string.Join(' ', t.Process.OpenFds.Where(fd => t.Process.FileOf(fd) is MemfdFile).Select(fd =>
+                Memfd(fd, ((MemfdFile)t.Process.FileOf(fd)!).Inode.Size, t.Process.FileOf(fd)!.Position, ((MemfdFile)t.Process.FileOf(fd)!).Inode.Seals))),
             "outgoing" => string.Join(' ', luo.Outgoing.Sessions.Select(s => $"{TraceText.Quote(Trim(s.NameBytes))}/{s.Files.Count}")),
             "session_blocks" => (luo.Outgoing.Blocks?.BlockCount ?? 0).ToString(CultureInfo.InvariantCulture),
             "incoming" => string.Join(' ', luo.Incoming.Sessions.Select(s => $"{TraceText.Quote(Trim(s.NameBytes))}/{s.State}/{s.Files.Count}")),
@@ -35,6 +37,10 @@ public static class TraceProbes
             _ => null,
         };
     }
+
+    /// <summary>One memfd of the <c>memfds</c> probe: fd:size:pos:seals.</summary>
+    public static string Memfd(int fd, long size, long pos, uint seals) =>
+        string.Create(CultureInfo.InvariantCulture, $"{fd}:{size}:{pos}:0x{seals:x}");
 
     /// <summary>Bytes of a name field up to its NUL.</summary>
     public static byte[] Trim(byte[] name)
