@@ -16,6 +16,7 @@ internal static class Program
         root.Subcommands.Add(FdtCommands.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ImageCommands.Create());
+        root.Subcommands.Add(ReplayCommand.Create());
         // ---- end of command groups ----
 
         return root;

@@ -124,13 +124,22 @@ public static partial class TraceFormat
         switch (op)
         {
             case IoctlOp io when result.Data is not null && !result.Data.AsSpan().SequenceEqual(InputWindow(io)):
-                sb.Append(" => ").Append(StructLayouts.Format(io.Cmd, result.Data));
+                sb.Append(" => ").Append(StructLayouts.Format(io.Cmd, TrimWindow(io.Cmd, result.Data)));
                 break;
             case PreadOp or KhoRestoreOp when result.Data is { Length: > 0 }:
                 sb.Append(" => ").Append(op is PreadOp ? Bytes(result.Data) : TraceText.Hex(result.Data));
                 break;
         }
         return sb.ToString();
+    }
+
+    /// <summary>An output window without its trailing zeros beyond the struct (the parser zero-extends).</summary>
+    private static byte[] TrimWindow(uint cmd, byte[] data)
+    {
+        int natural = StructLayouts.For(cmd)?.Size ?? 0;
+        int end = data.Length;
+        while (end > natural && data[end - 1] == 0) end--;
+        return data[..end];
     }
 
     /// <summary>The bytes an ioctl's window holds before the call (input, zero-padded, clipped).</summary>
