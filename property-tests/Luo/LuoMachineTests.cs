@@ -23,6 +23,7 @@ public class LuoMachineTests(ITestOutputHelper output)
     internal static MachineStats RunMachine(LuoMutant mutants, int histories, ulong seed, bool shrink, out Exception? failure, int length = Length)
     {
         var stats = new MachineStats();
+        shrink &= Environment.GetEnvironmentVariable("LUO_PROPERTY_SHRINK") != "0"; // mutation testing wants speed, not short traces
         var config = Config.QuickThrowOnFailure.WithMaxTest(histories).WithQuietOnSuccess(true).Replay(seed);
         failure = null;
         try { Check.One(config, new LuoMachine(mutants, Seeds.Seed(seed), length, stats, shrink).ToProperty()); }
