@@ -186,6 +186,8 @@ internal static class LuoGen
             (5, () => One(Fd([.. m.Fds.Keys], m).Select(f => (TraceOp)new CloseOp(f)))),
             (2, () => One(Fd([.. m.Fds.Keys], m).Select(f => (TraceOp)new DupOp(f)))),
             (12, () => One(Create(m, LiveupdateUapi.CreateSession))),
+            (m.Out.Count < 4 ? 10 : 3, () => Populate(m)),
+            (m.In.Any(x => x.State == IState.Pending) || (m.Pending.Count > 0 && !m.Deserialized) ? 14 : 0, () => Restore(m)),
             (m.Out.Count is > 10 and < 51 ? 3 : m.Out.Count < 51 ? 1 : 0, () => C(Bulk(m))),
             (m.In.Count > 0 ? 8 : 1, () => One(Create(m, LiveupdateUapi.RetrieveSession))),
             (14, () => One(Preserve(m))),
@@ -207,6 +209,100 @@ internal static class LuoGen
             (1, () => One(Gen.Elements(false, true).Select(p => (TraceOp)new FlbIncomingOp(p)))),
             (1, () => One(Gen.Elements((ulong)m.Fds.Count, (ulong)m.Fds.Count + 1, 1024UL).Select(s => (TraceOp)new SetrlimitOp(s)))),
             (rebootWeight, () => One(W((20, C(Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC)), (1, C(Kernel.Kernel.LINUX_REBOOT_CMD_RESTART))).Select(c => (TraceOp)new RebootOp(c)))));
+    }
+
+    private static byte[] SessionArg(string name)
+    {
+        var b = new byte[72];
+        BinaryPrimitives.WriteUInt32LittleEndian(b, 72);
+        Encoding.ASCII.GetBytes(name).CopyTo(b, 8);
+        return b;
+    }
+
+    private static byte[] FdArg(int fd, ulong token)
+    {
+        var b = new byte[16];
+        BinaryPrimitives.WriteUInt32LittleEndian(b, 16);
+        BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(4), fd);
+        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(8), token);
+        return b;
+    }
+
+    /// <summary>Threads the model through a macro while it is built, so later calls use the fds earlier
+    /// calls return.</summary>
+    private sealed class Macro(Model m)
+    {
+        public Model M { get; private set; } = m;
+        public List<TraceOp> Ops { get; } = [];
+        public long Do(TraceOp op)
+        {
+            Ops.Add(op);
+            M = ModelStep.Run(M, op);
+            return M.Last.Value;
+        }
+        public int Device()
+        {
+            int dev = M.Fds.FirstOrDefault(kv => M.Descs[kv.Value].Kind == DKind.Device, new(-1, 0)).Key;
+            return dev >= 0 ? dev : (int)Do(new OpenOp(Kernel.Kernel.LiveupdatePath, OpenFlags.O_RDWR));
+        }
+    }
+
+    /// <summary>A realistic outgoing setup: a session with a few test files and memfds preserved.</summary>
+    private static Gen<TraceOp[]> Populate(Model m) =>
+        from files in Gen.Choose(1, 4)
+        from kinds in Gen.Choose(0, 2).ArrayOf(files)
+        from payload in Gen.Choose(1, 0xFFF)
+        from text in Gen.Elements("x", "hello", new string('z', 5000))
+        select BuildPopulate(m, kinds, payload, text);
+
+    private static TraceOp[] BuildPopulate(Model m, int[] kinds, int payload, string text)
+    {
+        var b = new Macro(m);
+        int dev = b.Device();
+        long rc = b.Do(new IoctlOp(dev, LiveupdateUapi.CreateSession, BufPlace.Rw, 0, SessionArg($"p{b.M.NextDesc}")));
+        if (rc != 0) return [.. b.Ops];
+        int sfd = BinaryPrimitives.ReadInt32LittleEndian(b.M.Last.Data.AsSpan(4));
+        for (int i = 0; i < kinds.Length; i++)
+        {
+            long fd;
+            if (kinds[i] == 0)
+            {
+                fd = b.Do(new MemfdCreateOp("m", MemfdConsts.MFD_ALLOW_SEALING));
+                if (fd >= 0) b.Do(new WriteOp((int)fd, Encoding.ASCII.GetBytes(text)));
+            }
+            else fd = b.Do(new TestFileOp((ulong)(payload + i)));
+            if (fd >= 0) b.Do(new IoctlOp(sfd, LiveupdateUapi.PreserveFd, BufPlace.Rw, 0, FdArg((int)fd, (ulong)(i + 1))));
+        }
+        return [.. b.Ops];
+    }
+
+    /// <summary>A realistic restore: open, retrieve a handed-over session and its files, maybe finish.</summary>
+    private static Gen<TraceOp[]> Restore(Model m) =>
+        from pick in Gen.Choose(0, 1000)
+        from finish in Gen.Elements(false, false, true)
+        select BuildRestore(m, pick, finish);
+
+    private static TraceOp[] BuildRestore(Model m, int pick, bool finish)
+    {
+        var b = new Macro(m);
+        int dev = b.Device();
+        var pending = b.M.In.Where(s => s.State == IState.Pending).ToList();
+        if (dev < 0 || pending.Count == 0) return [.. b.Ops.DefaultIfEmpty(new OpenOp(Kernel.Kernel.LiveupdatePath, OpenFlags.O_RDWR))];
+        var s = pending[pick % pending.Count];
+        var arg = new byte[72];
+        BinaryPrimitives.WriteUInt32LittleEndian(arg, 72);
+        TraceProbes.Trim(s.Name).CopyTo(arg, 8);
+        long rc = b.Do(new IoctlOp(dev, LiveupdateUapi.RetrieveSession, BufPlace.Rw, 0, arg));
+        if (rc != 0) return [.. b.Ops];
+        int sfd = BinaryPrimitives.ReadInt32LittleEndian(b.M.Last.Data.AsSpan(4));
+        foreach (var f in s.Files) b.Do(new IoctlOp(sfd, LiveupdateUapi.RetrieveFd, BufPlace.Rw, 0, FdArg(0, f.Token)));
+        if (finish)
+        {
+            var fin = new byte[8];
+            fin[0] = 8;
+            b.Do(new IoctlOp(sfd, LiveupdateUapi.Finish, BufPlace.Rw, 0, fin));
+        }
+        return [.. b.Ops];
     }
 
     /// <summary>A device fd (opened if needed) and enough sessions to fill the first session block.</summary>

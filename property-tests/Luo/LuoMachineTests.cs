@@ -12,7 +12,7 @@ namespace LuoModel.PropertyTests.Luo;
 public class LuoMachineTests(ITestOutputHelper output)
 {
     /// <summary>Histories per CI run.</summary>
-    public const int CiHistories = 1500;
+    public const int CiHistories = 1200;
     /// <summary>Machine steps per history.</summary>
     public const int Length = 64;
     internal const ulong MachineSeed = 0x1005_2026_0006;
@@ -20,12 +20,13 @@ public class LuoMachineTests(ITestOutputHelper output)
     internal static int Runs(int ci) =>
         int.TryParse(Environment.GetEnvironmentVariable("LUO_PROPERTY_RUNS"), out int n) && n > 0 ? n : ci;
 
-    internal static MachineStats RunMachine(LuoMutant mutants, int histories, ulong seed, bool shrink, out Exception? failure)
+    internal static MachineStats RunMachine(LuoMutant mutants, int histories, ulong seed, bool shrink, out Exception? failure, int length = Length)
     {
         var stats = new MachineStats();
+        shrink &= Environment.GetEnvironmentVariable("LUO_PROPERTY_SHRINK") != "0"; // mutation testing wants speed, not short traces
         var config = Config.QuickThrowOnFailure.WithMaxTest(histories).WithQuietOnSuccess(true).Replay(seed);
         failure = null;
-        try { Check.One(config, new LuoMachine(mutants, Seeds.Seed(seed), Length, stats, shrink).ToProperty()); }
+        try { Check.One(config, new LuoMachine(mutants, Seeds.Seed(seed), length, stats, shrink).ToProperty()); }
         catch (Exception e) { failure = e; }
         return stats;
     }
@@ -36,6 +37,7 @@ public class LuoMachineTests(ITestOutputHelper output)
         int n = Runs(CiHistories);
         var stats = RunMachine(LuoMutant.None, n, MachineSeed, shrink: true, out var failure);
         output.WriteLine($"{stats.Histories} histories, {stats.Ops} ops, {stats.SuccessfulKexecs} kexecs, {stats.HistoriesWith3Kexecs} with >= 3 kexecs, {stats.FailedReboots} failed reboots; ms: exec {stats.Exec.ElapsedMilliseconds} fingerprint {stats.Fp.ElapsedMilliseconds} state {stats.StateW.ElapsedMilliseconds} invariants {stats.Inv.ElapsedMilliseconds}");
+        output.WriteLine(string.Join(", ", stats.Seen.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} {kv.Value}")));
         if (failure is not null)
         {
             output.WriteLine(stats.Counterexample ?? failure.Message);

@@ -175,7 +175,7 @@ internal sealed partial class ModelStep
             else
             {
                 rc = Hit(FaultPoint.TestRetrieve);
-                _calls.Add(new HCall(TestOp.Retrieve, token, TokenTag(token), rc));
+                _calls.Add(new HCall(TestOp.Retrieve, token, rc == Errno.Ok ? $"retrieved-{token:x}" : TokenTag(token), rc));
             }
             if (rc != Errno.Ok)
             {

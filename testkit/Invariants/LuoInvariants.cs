@@ -23,8 +23,10 @@ public static partial class LuoInvariants
     private const int PageSize = PhysicalArena.PageSize;
     private const int SessionsPerBlock = (PageSize - 16) / 80, FilesPerBlock = (PageSize - 16) / 64;
 
-    /// <summary>Runs every structural check; returns the violations (empty when all hold).</summary>
-    public static List<InvariantViolation> Check(TraceTarget t)
+    /// <summary>Runs every structural check; returns the violations (empty when all hold). With
+    /// <paramref name="kho"/> false the KHO memory checks (a tree walk) are skipped: callers pass false only
+    /// after calls that cannot touch KHO state (file offsets, fault rules, test-file flags, rlimits).</summary>
+    public static List<InvariantViolation> Check(TraceTarget t, bool kho = true)
     {
         ArgumentNullException.ThrowIfNull(t);
         var v = new List<InvariantViolation>();
@@ -75,7 +77,7 @@ public static partial class LuoInvariants
             if (k.State == KernelState.Running) CheckRunningBlocksZero(k, Fail);
             else if (k.State == KernelState.Rebooting && !t.HandoverCorrupted) CheckHandoverBytes(k, Fail);
         }
-        if (k.Kho.IsEnabled && !k.Kho.IsDead) CheckKho(t, Fail);
+        if (kho && k.Kho.IsEnabled && !k.Kho.IsDead) CheckKho(t, Fail);
         return v;
     }
 

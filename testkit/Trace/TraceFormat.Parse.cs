@@ -55,9 +55,10 @@ public static partial class TraceFormat
         switch (op)
         {
             case IoctlOp io:
+                int window = TraceTarget.Window(io.Place, io.Split, io.Input.Length);
                 data = output is null ? InputWindow(io) : StructLayouts.Parse(io.Cmd, output, out string? err) ?? throw new TraceParseException(lineNo, $"output: {err}");
-                if (data.Length != TraceTarget.Window(io.Place, io.Split, io.Input.Length))
-                    throw new TraceParseException(lineNo, $"output has {data.Length} bytes, the window is {TraceTarget.Window(io.Place, io.Split, io.Input.Length)}");
+                if (data.Length > window) throw new TraceParseException(lineNo, $"output has {data.Length} bytes, the window is {window}");
+                if (data.Length < window) Array.Resize(ref data, window); // zero-extended (docs/trace-format.md §3.1)
                 break;
             case PreadOp or KhoRestoreOp:
                 data = output is null ? null : ParseBytes(output, lineNo);

@@ -124,13 +124,22 @@ public static partial class TraceFormat
         switch (op)
         {
             case IoctlOp io when result.Data is not null && !result.Data.AsSpan().SequenceEqual(InputWindow(io)):
-                sb.Append(" => ").Append(StructLayouts.Format(io.Cmd, result.Data));
+                sb.Append(" => ").Append(StructLayouts.Format(io.Cmd, TrimWindow(io.Cmd, result.Data)));
                 break;
             case PreadOp or KhoRestoreOp when result.Data is { Length: > 0 }:
                 sb.Append(" => ").Append(op is PreadOp ? Bytes(result.Data) : TraceText.Hex(result.Data));
                 break;
         }
         return sb.ToString();
+    }
+
+    /// <summary>An output window without its trailing zeros beyond the struct (the parser zero-extends).</summary>
+    private static byte[] TrimWindow(uint cmd, byte[] data)
+    {
+        int natural = StructLayouts.For(cmd)?.Size ?? 0;
+        int end = data.Length;
+        while (end > natural && data[end - 1] == 0) end--;
+        return data[..end];
     }
 
     /// <summary>The bytes an ioctl's window holds before the call (input, zero-padded, clipped).</summary>
@@ -155,6 +164,8 @@ public static partial class TraceFormat
         foreach (var e in entries)
         {
             sb.Append(Line(e.Op, e.Result)).Append('\n');
+            if (e.Calls is { Count: > 0 } calls) sb.Append("calls ").Append(string.Join("; ", calls)).Append('\n');
+            foreach (var (key, value) in e.Expects) sb.Append("expect ").Append(key).Append(" = ").Append(value).Append('\n');
             if (e.Op is KexecOp or ColdBootOp && e.Result.Value == 0)
             {
                 boot = e.Op is ColdBootOp ? 1 : boot + 1;
@@ -199,6 +210,20 @@ public static partial class TraceFormat
                 continue;
             }
             if (line.StartsWith("stage ", StringComparison.Ordinal)) continue;
+            if (line.StartsWith("calls ", StringComparison.Ordinal) || line.StartsWith("expect ", StringComparison.Ordinal))
+            {
+                if (entries.Count == 0) throw new TraceParseException(lineNo, "calls/expect before the first call");
+                var last = entries[^1];
+                if (line[0] == 'c')
+                    entries[^1] = last with { Calls = [.. line[6..].Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)] };
+                else
+                {
+                    int eqAt = line.IndexOf(" =", StringComparison.Ordinal);
+                    if (eqAt < 0) throw new TraceParseException(lineNo, "expected 'expect KEY = VALUE'");
+                    entries[^1] = last with { Expects = [.. last.Expects, (line[7..eqAt].Trim(), line[(eqAt + 2)..].Trim())] };
+                }
+                continue;
+            }
             try { entries.Add(ParseLine(line, lineNo)); }
             catch (TraceParseException) { throw; }
             catch (Exception e) when (e is FormatException or ArgumentException or OverflowException) { throw new TraceParseException(lineNo, e.Message); }

@@ -115,8 +115,15 @@ public sealed record TraceResult(long Value, byte[]? Data = null)
     public override int GetHashCode() => HashCode.Combine(Value, Data?.Length ?? 0);
 }
 
-/// <summary>One trace line: a call and the result it had (or must have).</summary>
-public sealed record TraceEntry(TraceOp Op, TraceResult Result, int Line = 0);
+/// <summary>One trace entry: a call and the result it had (or must have), optionally the test-handler calls
+/// it makes (<c>calls</c> line) and state probes that must hold after it (<c>expect</c> lines).</summary>
+public sealed record TraceEntry(TraceOp Op, TraceResult Result, int Line = 0)
+{
+    /// <summary>Expected test-handler calls, formatted by <see cref="TraceProbes.Call"/> (null = not checked).</summary>
+    public IReadOnlyList<string>? Calls { get; init; }
+    /// <summary>State probes (key, value) that must hold after the call.</summary>
+    public IReadOnlyList<(string Key, string Value)> Expects { get; init; } = [];
+}
 
 /// <summary>A parsed trace: header settings and entries.</summary>
 public sealed record TraceFile(int Version, ulong? Seed, LuoMutant Mutants, IReadOnlyList<TraceEntry> Entries);

@@ -31,9 +31,22 @@ public static class TraceReplayer
         {
             var e = trace.Entries[i];
             TraceResult actual;
+            var handler = target.Panicked ? null : target.Kernel.TestHandler;
+            int logStart = handler?.Log.Count ?? 0;
             try { actual = target.Execute(e.Op); }
             catch (InvalidOperationException ex) { return new ReplayOutcome(i, trace.Entries.Count, e, new TraceResult(long.MinValue), new InvariantViolation("model_usage", ex.Message)); }
             if (!actual.Equals(e.Result)) return new ReplayOutcome(i, trace.Entries.Count, e, actual, null);
+            if (e.Calls is not null && e.Op is not (KexecOp or ColdBootOp))
+            {
+                var calls = handler is null ? [] : handler.Log.Skip(logStart).Select(r => TraceProbes.Call(r.Op, r.Tag, r.Token, r.Result)).ToList();
+                if (!calls.SequenceEqual(e.Calls))
+                    return new ReplayOutcome(i, trace.Entries.Count, e, actual, new InvariantViolation("handler_calls", $"[{string.Join("; ", calls)}], trace says [{string.Join("; ", e.Calls)}]"));
+            }
+            foreach (var (key, value) in e.Expects)
+            {
+                string? got = TraceProbes.Evaluate(target, key);
+                if (got != value) return new ReplayOutcome(i, trace.Entries.Count, e, actual, new InvariantViolation($"expect {key}", $"{got ?? "(unknown probe)"}, trace says {value}"));
+            }
             if (checkInvariants && LuoInvariants.Check(target) is { Count: > 0 } v) return new ReplayOutcome(i, trace.Entries.Count, e, actual, v[0]);
         }
         return new ReplayOutcome(trace.Entries.Count, trace.Entries.Count, null, null, null);
