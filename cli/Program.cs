@@ -18,6 +18,7 @@ internal static class Program
         root.Subcommands.Add(ImageCommands.Create());
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(SelftestCommand.Create());
+        root.Subcommands.Add(RunCommand.Create());
         // ---- end of command groups ----
 
         return root;
