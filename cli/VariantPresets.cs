@@ -27,6 +27,8 @@ internal static class VariantPresets
         new("no-double-preserve", "early mainline: no preserved-file registry, double preservation accepted (luo.md §3.6, §7.5)", ["double_preserve=none"]),
         new("retrieve-retry", "a failed RETRIEVE_FD may be retried instead of returning the same errno (luo.md §7.9)", ["retrieve_sticky=off"]),
         new("memfd-v1", "memfd-v1 handler: 40-byte record, no seals, no get_id (luo.md §6)", ["memfd_version=v1"]),
+        new("get-name-absent", "torvalds uAPI @ 16cec0d2: no GET_NAME, session nr 0x43 out of range → EINVAL (luo.md §7.6)", ["get_name=absent"]),
+        new("get-name-seed", "seed 000 (linux-mm @ 62fbaacb): GET_NAME with a 68-byte struct, name at offset 4, no reserved field (luo.md §7.6)", ["get_name=seed"]),
         new("get-name-table-72", "the GET_NAME dispatch entry declares the 72-byte struct (the presumable fix, luo.md §3.9)", ["get_name_table_size=72"]),
         new("unfreeze-zeroes", "LUO zeroes serialized_data after unfreeze (old b2135d1c, luo.md §7.9)", ["unfreeze_zeroes_data=on"]),
         new("trim-empty-block", "the empty session block left by a CREATE_SESSION EEXIST is trimmed (luo.md §9 q3)", ["trim_empty_session_block=on"]),
