@@ -63,6 +63,9 @@ public sealed record LuoOptions
     public GetNameTableSize GetNameTableSize { get; init; } = GetNameTableSize.Size16;
     /// <summary>get_name = {absent, seed, merged (N)} (luo.md §7.6).</summary>
     public GetNameVariant GetName { get; init; } = GetNameVariant.Merged;
+    /// <summary>registration_quiesce (FDT era 7f790dd2/b2135d1c, luo.md §2.4): file-handler registration and
+    /// unregistration fail EBUSY while any incoming or outgoing session exists. N: off (allowed at any time).</summary>
+    public bool RegistrationQuiesce { get; init; }
     /// <summary>double_preserve = {none, registry}.</summary>
     public DoublePreserveCheck DoublePreserve { get; init; } = DoublePreserveCheck.Registry;
     /// <summary>retrieve_sticky: a failed RETRIEVE_FD returns the same errno again (N); off: retried.</summary>

@@ -31,6 +31,7 @@ public class DiffCliTests
         { "get-name-table-72", [] },
         { "unfreeze-zeroes", [] },
         { "trim-empty-block", [] },
+        { "registration-quiesce", [] },
     };
 
     [Theory]
