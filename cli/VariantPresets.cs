@@ -33,6 +33,7 @@ internal static class VariantPresets
         new("unfreeze-zeroes", "LUO zeroes serialized_data after unfreeze (old b2135d1c, luo.md §7.9)", ["unfreeze_zeroes_data=on"]),
         new("trim-empty-block", "the empty session block left by a CREATE_SESSION EEXIST is trimmed (luo.md §9 q3)", ["trim_empty_session_block=on"]),
         new("registration-quiesce", "FDT era 7f790dd2: handler (un)registration fails EBUSY while any session exists (luo.md §2.4)", ["registration_quiesce=on"]),
+        new("flb-get-no-ref", "cab056f2: liveupdate_flb_get_incoming() takes no reference, plain counters (luo.md §2.5)", ["flb_get_takes_ref=off"]),
         new("luo-disabled", "liveupdate= absent from the command line: no /dev/liveupdate (scenarios.md A3)", ["liveupdate=absent"]),
     ];
 

@@ -66,6 +66,9 @@ public sealed record LuoOptions
     /// <summary>registration_quiesce (FDT era 7f790dd2/b2135d1c, luo.md §2.4): file-handler registration and
     /// unregistration fail EBUSY while any incoming or outgoing session exists. N: off (allowed at any time).</summary>
     public bool RegistrationQuiesce { get; init; }
+    /// <summary>flb_get_takes_ref (luo.md §2.5): liveupdate_flb_get_incoming() adds a reference that the caller
+    /// must put (N, on); off = cab056f2: plain counters, get_incoming takes none, a put at 0 wraps without warning.</summary>
+    public bool FlbGetTakesRef { get; init; } = true;
     /// <summary>double_preserve = {none, registry}.</summary>
     public DoublePreserveCheck DoublePreserve { get; init; } = DoublePreserveCheck.Registry;
     /// <summary>retrieve_sticky: a failed RETRIEVE_FD returns the same errno again (N); off: retried.</summary>

@@ -32,6 +32,7 @@ public class DiffCliTests
         { "unfreeze-zeroes", [] },
         { "trim-empty-block", [] },
         { "registration-quiesce", [] },
+        { "flb-get-no-ref", [] },
     };
 
     [Theory]
