@@ -154,18 +154,26 @@ public sealed partial class Luo
         ArgumentNullException.ThrowIfNull(handler);
         if (!Enabled) return Errno.EOPNOTSUPP;
         if (!handler.HasRequiredOps) return Errno.EINVAL;
+        if (Quiesced) return Errno.EBUSY;                                                  // registration_quiesce (FDT era)
         if (_handlers.Any(h => h.Compatible == handler.Compatible)) return Errno.EEXIST;
         _handlers.Add(handler);
         return Errno.Ok;
     }
 
-    /// <summary>liveupdate_unregister_file_handler(): removes its FLB links and the handler.</summary>
-    public void UnregisterFileHandler(LiveupdateFileHandler handler)
+    /// <summary>liveupdate_unregister_file_handler(): removes its FLB links and the handler. Void in N (always
+    /// <see cref="Errno.Ok"/>); under <see cref="LuoOptions.RegistrationQuiesce"/> EBUSY while any session exists.</summary>
+    public Errno UnregisterFileHandler(LiveupdateFileHandler handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
+        if (Quiesced) return Errno.EBUSY;
         foreach (var flb in handler.LinkedFlbs.ToList()) UnregisterFlb(handler, flb);
         _handlers.Remove(handler);
+        return Errno.Ok;
     }
+
+    /// <summary>FDT-era quiesce (luo.md §2.4 variant, 7f790dd2): with <see cref="LuoOptions.RegistrationQuiesce"/>,
+    /// handler (un)registration is refused while any incoming or outgoing session exists.</summary>
+    private bool Quiesced => Options.RegistrationQuiesce && (Outgoing.Count > 0 || Incoming.Count > 0);
 
     /// <summary>The handler registered with <paramref name="compatible"/>, or null.</summary>
     public LiveupdateFileHandler? FindHandler(string compatible)

@@ -173,14 +173,17 @@ public sealed partial class Luo
         return Errno.Ok;
     }
 
-    /// <summary>LIVEUPDATE_SESSION_GET_NAME (luo.md §3.9).</summary>
+    /// <summary>LIVEUPDATE_SESSION_GET_NAME (luo.md §3.9; the seed layout of §7.6 under get_name=seed: no
+    /// reserved field, name at offset 4).</summary>
     private long GetNameIoctl(Process p, LuoSession s, Ucmd u)
     {
-        if (BinaryPrimitives.ReadUInt32LittleEndian(u.Buf.AsSpan(LiveupdateUapi.ReservedOffset)) != 0) return Fail(Errno.EINVAL);
+        bool seed = Options.GetName == GetNameVariant.Seed;
+        if (!seed && BinaryPrimitives.ReadUInt32LittleEndian(u.Buf.AsSpan(LiveupdateUapi.ReservedOffset)) != 0) return Fail(Errno.EINVAL);
+        int nameOffset = seed ? LiveupdateUapi.SeedNameOffset : LiveupdateUapi.NameOffset;
         int len = Array.IndexOf(s.NameBytes, (byte)0);
         if (len < 0) len = 63;
-        s.NameBytes.AsSpan(0, len).CopyTo(u.Buf.AsSpan(LiveupdateUapi.NameOffset));
-        u.Buf[LiveupdateUapi.NameOffset + len] = 0;
+        s.NameBytes.AsSpan(0, len).CopyTo(u.Buf.AsSpan(nameOffset));
+        u.Buf[nameOffset + len] = 0;
         var reply = Mut(LuoMutant.GetNameReplyKsize) ? u.Retarget(u.Op with { ReplySize = u.Op.KSize }) : u; // mutant: GetNameReplyKsize
         return Respond(p, reply) ? 0 : Fail(Errno.EFAULT);
     }

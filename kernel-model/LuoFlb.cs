@@ -97,7 +97,8 @@ public sealed partial class Luo
         return Errno.Ok;
     }
 
-    /// <summary>liveupdate_flb_get_incoming() (N: takes a reference that must be put).</summary>
+    /// <summary>liveupdate_flb_get_incoming() (N: takes a reference that must be put; under
+    /// <see cref="LuoOptions.FlbGetTakesRef"/> off, cab056f2: no reference taken).</summary>
     public Errno FlbGetIncoming(LiveupdateFlb flb, out object? obj)
     {
         ArgumentNullException.ThrowIfNull(flb);
@@ -108,7 +109,7 @@ public sealed partial class Luo
             Errno rc = FlbRetrieve(flb);
             if (rc != Errno.Ok) return rc;
         }
-        flb.IncomingCount++;
+        if (Options.FlbGetTakesRef) flb.IncomingCount++;                                   // flb_get_takes_ref (N)
         obj = flb.IncomingObj;
         return Errno.Ok;
     }
@@ -151,7 +152,7 @@ public sealed partial class Luo
         ArgumentNullException.ThrowIfNull(flb);
         if (flb.IncomingCount <= 0)
         {
-            flb.IncomingUnderflows++;
+            if (Options.FlbGetTakesRef) flb.IncomingUnderflows++;                           // refcount_t warns; cab056f2's plain u64 wraps silently
             flb.IncomingCount = -1;
             return;
         }

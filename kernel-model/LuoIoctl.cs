@@ -30,6 +30,10 @@ public static class LiveupdateUapi
     public const int FinishStructSize = 8;
     /// <summary>sizeof(struct liveupdate_session_get_name).</summary>
     public const int GetNameStructSize = 72;
+    /// <summary>Seed GET_NAME (luo.md §7.6): sizeof the struct without the reserved field.</summary>
+    public const int SeedGetNameStructSize = 68;
+    /// <summary>Seed GET_NAME: offset of the name (right after size).</summary>
+    public const int SeedNameOffset = 4;
     /// <summary>Common offsets: size @0, fd @4 (reserved for finish/get_name), name @8, token @8.</summary>
     public const int SizeOffset = 0, FdOffset = 4, ReservedOffset = 4, NameOffset = 8, TokenOffset = 8;
     /// <summary>LIVEUPDATE_SESSION_NAME_LENGTH.</summary>
@@ -51,6 +55,7 @@ public sealed partial class Luo
     {
         0 or 1 => new(LiveupdateUapi.FdStructSize, LiveupdateUapi.FdStructSize, LiveupdateUapi.FdStructSize),
         2 => new(LiveupdateUapi.FinishStructSize, LiveupdateUapi.FinishStructSize, LiveupdateUapi.FinishStructSize),
+        _ when Options.GetName == GetNameVariant.Seed => new(LiveupdateUapi.SeedGetNameStructSize, LiveupdateUapi.SeedGetNameStructSize, LiveupdateUapi.SeedGetNameStructSize),
         _ => new((int)Options.GetNameTableSize, (int)Options.GetNameTableSize, LiveupdateUapi.GetNameStructSize),
     };
 
@@ -148,7 +153,8 @@ public sealed partial class Luo
     internal long SessionIoctl(Process p, SessionFile file, uint cmd, ulong arg)
     {
         uint nr = cmd & 0xFF;
-        if (nr < LiveupdateUapi.SessionCmdBase || nr >= LiveupdateUapi.SessionCmdBase + 4) return Fail(Errno.EINVAL); // step 1
+        uint sessionCmds = Options.GetName == GetNameVariant.Absent ? 3u : 4u;            // get_name=absent: 3 entries
+        if (nr < LiveupdateUapi.SessionCmdBase || nr >= LiveupdateUapi.SessionCmdBase + sessionCmds) return Fail(Errno.EINVAL); // step 1
         var s = file.Session;
         Errno direction = !Options.DirectionCheck ? Errno.Ok : (nr - LiveupdateUapi.SessionCmdBase) switch
         {
