@@ -172,7 +172,7 @@ public static class SelftestRunner
         var r = Tools.Run(b.Binary!, [], ctx.Work, ctx.Env, ctx.Timeout);
         var tap = KtapReport.ParseTap(r.Output);
         foreach (var c in tap.Results)
-            ctx.Report.Add(c.Result, $"{name}: {c.Name}", c.SkipReason, c.Result == CaseResult.Fail ? c.Diagnostics : null);
+            ctx.Report.Add(c.Result, ScenarioIds.Label($"{name}: {c.Name}", c.Name), c.SkipReason, c.Result == CaseResult.Fail ? c.Diagnostics : null);
         if (tap.Results.Count == 0 && r.ExitCode == KselftestSkip)
         {
             ctx.Report.Add(CaseResult.Skip, name, tap.SkipAll ?? "program skipped");
@@ -186,7 +186,7 @@ public static class SelftestRunner
 
     private static void RunTwoStage(RunContext ctx, BuiltProgram b)
     {
-        string name = b.Program.Name;
+        string name = ScenarioIds.Label(b.Program.Name, b.Program.Name);
         ctx.Control.Reset();
         var s1 = Tools.Run(b.Binary!, ["-s", "1"], ctx.Work, ctx.Env, ctx.Timeout);
         if (s1.ExitCode == KselftestSkip)

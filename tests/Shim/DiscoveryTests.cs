@@ -141,6 +141,16 @@ public class DiscoveryTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void Upstream_case_names_carry_their_scenario_ids()
+    {
+        Assert.Equal("liveupdate: liveupdate_device.prevent_double_preservation [C5]",
+            ScenarioIds.Label("liveupdate: liveupdate_device.prevent_double_preservation", "liveupdate_device.prevent_double_preservation"));
+        Assert.Equal("H4", ScenarioIds.Of("luo_stress_files"));
+        Assert.Null(ScenarioIds.Of("stage_prog"));
+        Assert.Equal("stage_prog", ScenarioIds.Label("stage_prog", "stage_prog"));
+    }
+
+    [Fact]
     public void A_tree_without_selftests_is_reported()
     {
         using var t = new FakeTree();
