@@ -118,6 +118,12 @@ public sealed partial class PhysicalArena
         int off = (int)(phys & (PageSize - 1));
         if (off <= PageSize - 8 && phys < DramBytes)
             return BinaryPrimitives.ReadUInt64LittleEndian(PageForRead(phys >> PageShift)[off..]);
+        return ReadU64Slow(phys);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private ulong ReadU64Slow(ulong phys) // straddles a page or leaves DRAM (throws)
+    {
         Span<byte> b = stackalloc byte[8];
         Read(phys, b);
         return BinaryPrimitives.ReadUInt64LittleEndian(b);
@@ -141,6 +147,12 @@ public sealed partial class PhysicalArena
             BinaryPrimitives.WriteUInt64LittleEndian(PageForWrite(phys >> PageShift).AsSpan(off), value);
             return;
         }
+        WriteU64Slow(phys, value);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void WriteU64Slow(ulong phys, ulong value) // straddles a page or leaves DRAM (throws)
+    {
         Span<byte> b = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(b, value);
         Write(phys, b);
