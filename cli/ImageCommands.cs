@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using LuoModel.Fdt;
 using LuoModel.Kho;
+using LuoModel.Testkit;
 using FdtRo = LuoModel.Fdt.Fdt;
 
 namespace LuoModel.Cli;
@@ -23,7 +24,8 @@ internal static class ImageCommands
     }
 
     /// <summary>Exit codes: 0 handover printed; 1 unreadable or corrupt image; 2 no handover recorded;
-    /// 3 the next kernel would reject the handover (reason printed).</summary>
+    /// 3 the next kernel would reject the KHO handover (reason printed); 4 the KHO side is fine but the next
+    /// kernel would panic or fail its first open of /dev/liveupdate on the LUO side (problems printed).</summary>
     internal static int Dump(string path, TextWriter output, TextWriter error)
     {
         byte[] bytes;
@@ -44,7 +46,7 @@ internal static class ImageCommands
             return 2;
         }
         output.WriteLine(string.Create(inv, $"handoff: fdt 0x{h.FdtPhys:x} len 0x{h.FdtLen:x}, scratch array 0x{h.ScratchPhys:x} len 0x{h.ScratchLen:x}"));
-        var options = OptionsFor(arena, h);
+        var options = HandoverDecoder.KhoOptionsFor(arena, h);
         var view = HandoverReader.Read(arena, h, options);
         if (view.Fdt.Length > 0)
         {
@@ -75,6 +77,14 @@ internal static class ImageCommands
             string size = options.Variant == KhoVariant.KhoV1 ? "n/a (kho-v1)" : U64(f, c, "blob-size"u8);
             output.WriteLine($"  {name}: phys {data}, size {size}");
         }
+        var luo = HandoverDecoder.Decode(arena, view);
+        foreach (string line in LuoHandoverPrinter.Lines(luo)) output.WriteLine(line);
+        if (!luo.Accepted)
+        {
+            var first = luo.Problems.First(p => p.Kind is HandoverProblemKind.BootPanic or HandoverProblemKind.FirstOpenFails);
+            error.WriteLine($"luo image dump: the next kernel would not accept the LUO handover: {first}");
+            return 4;
+        }
         return 0;
     }
 
@@ -85,24 +95,6 @@ internal static class ImageCommands
         if (len != 8) return string.Create(CultureInfo.InvariantCulture, $"bad length {len}");
         ulong x = BinaryPrimitives.ReadUInt64LittleEndian(v);
         return string.Create(CultureInfo.InvariantCulture, $"0x{x:x} ({x})");
-    }
-
-    /// <summary>Reads the root compatible to choose how the next kernel would parse the map:
-    /// "kho-v1" → chunk list, "kho-v3" → M, anything else → N with that string.</summary>
-    private static KhoOptions OptionsFor(PhysicalArena arena, KexecHandoff h)
-    {
-        var fdt = new byte[Math.Min(h.FdtLen, 4096UL)];
-        if (!arena.TryRead(h.FdtPhys, fdt) || FdtRo.CheckHeader(fdt) != 0) return new KhoOptions();
-        int len = FdtRo.GetProp(fdt, 0, "compatible"u8, out ReadOnlySpan<byte> v);
-        if (len <= 0) return new KhoOptions();
-        int z = v.IndexOf((byte)0);
-        string compat = Encoding.ASCII.GetString(z < 0 ? v : v[..z]);
-        return compat switch
-        {
-            "kho-v1" => new KhoOptions { Variant = KhoVariant.KhoV1 },
-            "kho-v3" => new KhoOptions { Variant = KhoVariant.M },
-            _ => new KhoOptions { Compatible = compat },
-        };
     }
 
     private static IEnumerable<(ulong Start, ulong End, int Order, int Count)> Runs(List<(ulong Phys, int Order)> blocks)

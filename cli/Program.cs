@@ -16,6 +16,11 @@ internal static class Program
         root.Subcommands.Add(FdtCommands.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ImageCommands.Create());
+        root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(SelftestCommand.Create());
+        root.Subcommands.Add(ReplayCommand.Create());
+        root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(DiffCommand.Create());
         // ---- end of command groups ----
 
         return root;

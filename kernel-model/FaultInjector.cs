@@ -74,7 +74,8 @@ public readonly record struct FaultCall(FaultPoint Point, int Number, Errno Resu
 public sealed class FaultInjector
 {
     private readonly List<FaultRule> _rules = [];
-    private readonly Dictionary<FaultPoint, int> _counts = [];
+    private static readonly int PointCount = Enum.GetValues<FaultPoint>().Max(p => (int)p) + 1;
+    private readonly int[] _counts = new int[PointCount]; // indexed by point: the hot path does no hashing
     private readonly List<FaultCall> _log = [];
 
     /// <summary>Whether every check is recorded in <see cref="Log"/> (off by default for speed).</summary>
@@ -99,13 +100,13 @@ public sealed class FaultInjector
     public FaultInjector FailNext(FaultPoint point, Errno error) => FailNth(point, Count(point) + 1, error);
 
     /// <summary>Number of checks of <paramref name="point"/> so far.</summary>
-    public int Count(FaultPoint point) => _counts.GetValueOrDefault(point);
+    public int Count(FaultPoint point) => _counts[(int)point];
 
     /// <summary>Removes every rule, counter and log entry.</summary>
     public void Reset()
     {
         _rules.Clear();
-        _counts.Clear();
+        Array.Clear(_counts);
         _log.Clear();
     }
 
@@ -115,11 +116,13 @@ public sealed class FaultInjector
     /// <summary>Counts one call of <paramref name="point"/> and returns the injected errno or Ok.</summary>
     public Errno Check(FaultPoint point, string detail = "")
     {
-        int n = _counts.GetValueOrDefault(point) + 1;
-        _counts[point] = n;
+        int n = ++_counts[(int)point];
         Errno result = Errno.Ok;
-        foreach (var r in _rules)
+        for (int i = 0; i < _rules.Count; i++)
+        {
+            var r = _rules[i];
             if (r.Point == point && n >= r.Nth && n < r.Nth + r.Repeat) { result = r.Error; break; }
+        }
         if (Logging) _log.Add(new FaultCall(point, n, result, detail));
         return result;
     }

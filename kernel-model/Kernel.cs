@@ -94,12 +94,18 @@ public sealed partial class Kernel
     /// <summary>Jumps into the next kernel after a successful <see cref="Reboot"/> with
     /// <see cref="LINUX_REBOOT_CMD_KEXEC"/>: KHO kexec over the same arena, then boot with
     /// <paramref name="next"/> (or this config). This instance becomes unusable.</summary>
-    public Kernel Kexec(KernelConfig? next = null)
+    public Kernel Kexec(KernelConfig? next = null) => Kexec(next, null);
+
+    /// <summary>As <see cref="Kexec(KernelConfig?)"/>; <paramref name="atHandover"/> (when given) runs between the
+    /// jump and the next boot, when the arena holds exactly what the next kernel will find (handoff recorded,
+    /// unpreserved pages scrubbed): the place to save an image or decode the handover.</summary>
+    public Kernel Kexec(KernelConfig? next, Action<PhysicalArena>? atHandover)
     {
         if (State != KernelState.Rebooting) throw new InvalidOperationException($"kexec needs a successful reboot(KEXEC) first (state {State})");
         Errno rc = Kho.Kexec(out var handoff);
         if (rc != Errno.Ok) throw new InvalidOperationException($"kexec load failed: {rc}");
         State = KernelState.Kexeced;
+        atHandover?.Invoke(Arena);
         next ??= Config;
         var kho = LuoModel.Kho.Kho.Boot(Arena, next.EffectiveKho, handoff);
         return Start(next, kho, BootNumber + 1);

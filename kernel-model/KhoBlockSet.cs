@@ -18,10 +18,14 @@ public sealed class KhoBlockSet
     private readonly FaultInjector _faults;
     private readonly FaultPoint _growPoint;
     private readonly List<ulong> _blocks = [];
-    private int _writePos; // linear slot index of the next reserve_entry()
+    private int _writeBlock, _writeSlot; // block index and slot of the next reserve_entry()
 
-    internal KhoBlockSet(Kho.Kho kho, FaultInjector faults, FaultPoint growPoint, int entrySize)
+    private readonly LuoMutant _mutants;
+    private ulong _lastFreed; // only used by the ReuseFreedBlock mutant
+
+    internal KhoBlockSet(Kho.Kho kho, FaultInjector faults, FaultPoint growPoint, int entrySize, LuoMutant mutants = LuoMutant.None)
     {
+        _mutants = mutants;
         _kho = kho;
         _faults = faults;
         _growPoint = growPoint;
@@ -45,6 +49,13 @@ public sealed class KhoBlockSet
     private Errno AddBlock()
     {
         Errno rc = _faults.Check(_growPoint);
+        if (rc == Errno.Ok && (_mutants & LuoMutant.ReuseFreedBlock) != 0 && _lastFreed != 0) // mutant: ReuseFreedBlock
+        {
+            if (_blocks.Count > 0) _kho.Arena.WriteU64(_blocks[^1] + KhoBlockHeaderSer.NextOffset, _lastFreed);
+            _blocks.Add(_lastFreed);
+            _lastFreed = 0;
+            return Errno.Ok;
+        }
         if (rc == Errno.Ok) rc = _faults.Check(FaultPoint.KhoAllocPreserve, "block");
         ulong phys = 0;
         if (rc == Errno.Ok && _kho.AllocPreserve(BlockSize, out phys) != Errno.Ok) rc = Errno.ENOMEM;
@@ -56,6 +67,9 @@ public sealed class KhoBlockSet
         }
         if (_blocks.Count > 0) _kho.Arena.WriteU64(_blocks[^1] + KhoBlockHeaderSer.NextOffset, phys);
         _blocks.Add(phys);
+        // The kernel zeroes the page here (__GFP_ZERO); the sparse arena would only materialise it on the first
+        // write at reboot. Materialising now puts that host cost where the kernel pays it (no byte changes).
+        _kho.Arena.PageForWrite(phys >> PhysicalArena.PageShift);
         return Errno.Ok;
     }
 
@@ -66,6 +80,7 @@ public sealed class KhoBlockSet
         if (_blocks.Count > 0) _kho.Arena.WriteU64(_blocks[^1] + KhoBlockHeaderSer.NextOffset, 0);
         if (Incoming) _kho.RestoreFree(last);
         else _kho.UnpreserveFree(last);
+        if (!Incoming) _lastFreed = last;
     }
 
     /// <summary>kho_block_set_grow(n): adds blocks until n entries fit; ENOMEM / ENOSPC; on failure every
@@ -95,7 +110,7 @@ public sealed class KhoBlockSet
     public void Destroy()
     {
         while (_blocks.Count > 0) RemoveLast();
-        _writePos = 0;
+        BeginWrite();
     }
 
     /// <summary>kho_block_set_clear(): every header count := 0 and entry area zeroed.</summary>
@@ -109,23 +124,25 @@ public sealed class KhoBlockSet
     }
 
     /// <summary>Starts a writer iteration at slot 0.</summary>
-    public void BeginWrite() => _writePos = 0;
+    public void BeginWrite() => (_writeBlock, _writeSlot) = (0, 0);
 
     /// <summary>kho_block_reserve_entry(): physical address of the next slot (0 = NULL past the last block);
     /// sets that block's header count to the slot index + 1.</summary>
     public ulong ReserveEntry()
     {
-        int b = _writePos / PerBlock, s = _writePos % PerBlock;
-        if (b >= _blocks.Count) return 0;
-        _kho.Arena.WriteU64(_blocks[b] + KhoBlockHeaderSer.CountOffset, (ulong)(s + 1));
-        _writePos++;
-        return _blocks[b] + KhoBlockHeaderSer.Size + ((ulong)s * (ulong)EntrySize);
+        if (_writeBlock >= _blocks.Count) return 0;
+        ulong block = _blocks[_writeBlock];
+        int s = _writeSlot;
+        _kho.Arena.WriteU64(block + KhoBlockHeaderSer.CountOffset, (ulong)(s + 1));
+        if (++_writeSlot == PerBlock) (_writeBlock, _writeSlot) = (_writeBlock + 1, 0);
+        return block + KhoBlockHeaderSer.Size + ((ulong)s * (ulong)EntrySize);
     }
 
     /// <summary>kho_block_prev(): steps the writer back one slot; header counts unchanged.</summary>
     public void Prev()
     {
-        if (_writePos > 0) _writePos--;
+        if (_writeSlot > 0) _writeSlot--;
+        else if (_writeBlock > 0) (_writeBlock, _writeSlot) = (_writeBlock - 1, PerBlock - 1);
     }
 
     /// <summary>Physical address of linear slot <paramref name="i"/> (for rollback walks).</summary>

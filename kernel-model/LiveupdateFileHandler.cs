@@ -2,12 +2,13 @@ using LuoModel.Kho;
 
 namespace LuoModel.Kernel;
 
-/// <summary>struct liveupdate_file_op_args (luo.md §2.4).</summary>
+/// <summary>struct liveupdate_file_op_args (luo.md §2.4). Like the kernel's on-stack struct it is valid only
+/// during the op call: LUO reuses one instance on its hot paths, so a handler must not keep it.</summary>
 public sealed class LiveupdateFileOpArgs
 {
     internal LiveupdateFileOpArgs(LiveupdateFileHandler handler) => Handler = handler;
     /// <summary>The handler.</summary>
-    public LiveupdateFileHandler Handler { get; }
+    public LiveupdateFileHandler Handler { get; private set; }
     /// <summary>retrieve_status (0 not attempted, 1 success, negative errno).</summary>
     public int RetrieveStatus { get; set; }
     /// <summary>The file (null in the new kernel until retrieved).</summary>
@@ -17,7 +18,20 @@ public sealed class LiveupdateFileOpArgs
     /// <summary>private_data (runtime only).</summary>
     public object? PrivateData { get; set; }
     /// <summary>The preserved token (model extra, for logs).</summary>
-    public ulong Token { get; init; }
+    public ulong Token { get; internal set; }
+
+    /// <summary>Refills a reused argument block from <paramref name="f"/> (the kernel builds the struct on the
+    /// stack for each call; the reboot hot path reuses one instance instead of allocating per file).</summary>
+    internal LiveupdateFileOpArgs Reset(LuoFile f)
+    {
+        Handler = f.Handler;
+        File = f.File;
+        SerializedData = f.SerializedData;
+        PrivateData = f.PrivateData;
+        RetrieveStatus = f.RetrieveStatus;
+        Token = f.Token;
+        return this;
+    }
 }
 
 /// <summary>
@@ -33,10 +47,14 @@ public abstract class LiveupdateFileHandler
         ArgumentNullException.ThrowIfNull(compatible);
         if (compatible.Length >= LuoFileSer.CompatibleLength) throw new ArgumentException("compatible longer than 47 bytes", nameof(compatible));
         Compatible = compatible;
+        LuoStrings.ToField(compatible, CompatibleField);
     }
 
     /// <summary>compatible.</summary>
     public string Compatible { get; }
+
+    /// <summary>The 48-byte zero-padded compatible field of luo_file_ser, encoded once (reboot hot path).</summary>
+    internal byte[] CompatibleField { get; } = new byte[LuoFileSer.CompatibleLength];
 
     /// <summary>FLBs linked to this handler, in link order (maintained by LUO).</summary>
     internal List<LiveupdateFlb> LinkedFlbs { get; } = [];
@@ -56,6 +74,16 @@ public abstract class LiveupdateFileHandler
     public virtual bool HasFreeze => false;
     /// <summary>freeze(args): may update SerializedData.</summary>
     public virtual Errno Freeze(LiveupdateFileOpArgs args) => Errno.Ok;
+    /// <summary>The reboot hot path's call of freeze for <paramref name="f"/> (luo_file_freeze_one()): fills the
+    /// reused <paramref name="args"/>, calls <see cref="Freeze"/> and keeps the serialized data it returns. A
+    /// handler may override it with an equivalent that needs no argument block (no per-file stores).</summary>
+    internal virtual Errno FreezeFile(LuoFile f, LiveupdateFileOpArgs args)
+    {
+        Errno err = Freeze(args.Reset(f));
+        if (err == Errno.Ok) f.SerializedData = args.SerializedData;
+        return err;
+    }
+
     /// <summary>Whether unfreeze exists.</summary>
     public virtual bool HasUnfreeze => false;
     /// <summary>unfreeze(args).</summary>

@@ -36,7 +36,7 @@ public sealed partial class Luo
         Options = kernel.Config.Luo;
         Faults = kernel.Config.Faults;
         bool v5 = Options.Abi == LuoAbi.LuoV5;
-        Outgoing = new LuoSessionHeader(v5 ? new KhoBlockSet(Kho, Faults, FaultPoint.SessionBlockGrow, LuoSessionSer.Size) : null);
+        Outgoing = new LuoSessionHeader(v5 ? new KhoBlockSet(Kho, Faults, FaultPoint.SessionBlockGrow, LuoSessionSer.Size, Options.Mutants) : null);
         Incoming = new LuoSessionHeader(v5 ? new KhoBlockSet(Kho, Faults, FaultPoint.SessionBlockGrow, LuoSessionSer.Size) : null);
     }
 
@@ -133,7 +133,7 @@ public sealed partial class Luo
         if (AllocPreserve(LuoSerRoot.Size, out ulong ser, "luo_ser") != Errno.Ok) return Errno.ENOMEM;
         if (AllocPreserve(PhysicalArena.PageSize, out ulong flb, "flb page") != Errno.Ok) { Kho.UnpreserveFree(ser); return Errno.ENOMEM; }
         Span<byte> b = stackalloc byte[LuoSerRoot.Size];
-        new LuoSerRoot(LiveupdateNum + 1, 0, flb).WriteTo(b);
+        new LuoSerRoot(LiveupdateNum + (Mut(LuoMutant.LiveupdateNumPlusTwo) ? 2UL : 1UL), 0, flb).WriteTo(b); // mutant: LiveupdateNumPlusTwo
         Kho.Arena.Write(ser, b);
         Kho.Arena.WriteU64(flb + LuoFlbHeaderSer.PageCountOffset, LuoFlbHeaderSer.FlbPageCount);
         if (Kho.AddSubtree(KhoEntryName, ser, LuoSerRoot.Size) is var e && e != Errno.Ok)
@@ -154,21 +154,34 @@ public sealed partial class Luo
         ArgumentNullException.ThrowIfNull(handler);
         if (!Enabled) return Errno.EOPNOTSUPP;
         if (!handler.HasRequiredOps) return Errno.EINVAL;
+        if (Quiesced) return Errno.EBUSY;                                                  // registration_quiesce (FDT era)
         if (_handlers.Any(h => h.Compatible == handler.Compatible)) return Errno.EEXIST;
         _handlers.Add(handler);
         return Errno.Ok;
     }
 
-    /// <summary>liveupdate_unregister_file_handler(): removes its FLB links and the handler.</summary>
-    public void UnregisterFileHandler(LiveupdateFileHandler handler)
+    /// <summary>liveupdate_unregister_file_handler(): removes its FLB links and the handler. Void in N (always
+    /// <see cref="Errno.Ok"/>); under <see cref="LuoOptions.RegistrationQuiesce"/> EBUSY while any session exists.</summary>
+    public Errno UnregisterFileHandler(LiveupdateFileHandler handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
+        if (Quiesced) return Errno.EBUSY;
         foreach (var flb in handler.LinkedFlbs.ToList()) UnregisterFlb(handler, flb);
         _handlers.Remove(handler);
+        return Errno.Ok;
     }
 
+    /// <summary>FDT-era quiesce (luo.md §2.4 variant, 7f790dd2): with <see cref="LuoOptions.RegistrationQuiesce"/>,
+    /// handler (un)registration is refused while any incoming or outgoing session exists.</summary>
+    private bool Quiesced => Options.RegistrationQuiesce && (Outgoing.Count > 0 || Incoming.Count > 0);
+
     /// <summary>The handler registered with <paramref name="compatible"/>, or null.</summary>
-    public LiveupdateFileHandler? FindHandler(string compatible) => _handlers.FirstOrDefault(h => h.Compatible == compatible);
+    public LiveupdateFileHandler? FindHandler(string compatible)
+    {
+        foreach (var h in _handlers)
+            if (h.Compatible == compatible) return h;
+        return null;
+    }
 
     /// <summary>misc open of /dev/liveupdate (luo.md §3.1): EBUSY, one-shot deserialization, EIO.</summary>
     internal Errno DeviceOpen()
@@ -188,7 +201,10 @@ public sealed partial class Luo
         return Errno.Ok;
     }
 
-    internal void DeviceRelease() => DeviceInUse = false;
+    internal void DeviceRelease() => DeviceInUse = Mut(LuoMutant.DeviceInUseSticky); // mutant: DeviceInUseSticky
+
+    /// <summary>True when the TEST-ONLY mutant <paramref name="m"/> is switched on (never outside property-tests/).</summary>
+    internal bool Mut(LuoMutant m) => (Options.Mutants & m) != 0;
 
     // ----- preserved_registry -----
 

@@ -14,6 +14,7 @@ public sealed partial class Luo
         var entries = v5 ? Incoming.Blocks!.ReadEntries().ToList() : FdtIncomingSessionEntries();
         Errno err = Errno.Ok;
         Span<byte> raw = stackalloc byte[LuoSessionSer.Size];
+        var names = new HashSet<string>(StringComparer.Ordinal); // Incoming is empty before the one-shot run
         foreach (ulong entry in entries)
         {
             Kho.Arena.Read(entry, raw);
@@ -24,7 +25,7 @@ public sealed partial class Luo
             int nul = Array.IndexOf(name, (byte)0);
             if (nul >= 0) Array.Clear(name, nul, name.Length - nul);
             var s = new LuoSession(name, SessionState.InPending, v5 ? new KhoBlockSet(Kho, Faults, FaultPoint.FileBlockGrow, LuoFileSer.Size) : null);
-            if (Incoming.List.Any(x => LuoSession.NamesEqual(x.NameBytes, name))) { err = Errno.EEXIST; break; }
+            if (!names.Add(LuoStrings.FromField(name))) { err = Errno.EEXIST; break; } // same bytes up to the NUL
             Incoming.List.Add(s);
             var ser = LuoSessionSer.ReadFrom(raw);
             err = DeserializeFiles(s, ser.FilesPa, ser.FileCount);
@@ -68,7 +69,7 @@ public sealed partial class Luo
         {
             Kho.Arena.Read(e, raw);
             var fs = LuoFileSer.ReadFrom(raw);
-            var h = _handlers.FirstOrDefault(x => x.Compatible == fs.Compatible);
+            var h = FindHandler(fs.Compatible);
             if (h is null || h.ModuleGoingAway) return Errno.ENOENT;
             Errno a = Faults.Check(FaultPoint.DeserializeFileAlloc);
             if (a != Errno.Ok) return a;

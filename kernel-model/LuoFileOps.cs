@@ -72,6 +72,12 @@ public sealed partial class Luo
         }
     }
 
+    private LiveupdateFileOpArgs? _scratchArgs;
+
+    /// <summary>The argument block for one retrieve / can_finish / finish call, refilled from <paramref name="f"/>
+    /// (the kernel's struct lives on the stack for the call; handlers must not keep it).</summary>
+    private LiveupdateFileOpArgs ScratchArgs(LuoFile f) => (_scratchArgs ??= new LiveupdateFileOpArgs(f.Handler)).Reset(f);
+
     /// <summary>LIVEUPDATE_SESSION_RETRIEVE_FD (luo.md §3.7).</summary>
     private long RetrieveFdIoctl(Process p, LuoSession s, Ucmd u)
     {
@@ -96,11 +102,13 @@ public sealed partial class Luo
     internal Errno RetrieveFile(LuoSession s, ulong token, out OpenFile? file)
     {
         file = null;
-        var lf = s.FileList.FirstOrDefault(f => f.Token == token);
+        LuoFile? lf = null;
+        foreach (var f in s.FileList)
+            if (f.Token == token) { lf = f; break; }
         if (lf is null) return Errno.ENOENT;
-        if (lf.RetrieveStatus < 0 && Options.RetrieveSticky) return (Errno)(-lf.RetrieveStatus);
+        if (lf.RetrieveStatus < 0 && Options.RetrieveSticky && !Mut(LuoMutant.RetrieveNotSticky)) return (Errno)(-lf.RetrieveStatus);
         if (lf.RetrieveStatus > 0) { file = lf.File; return Errno.Ok; }
-        var args = lf.Args();
+        var args = ScratchArgs(lf);
         args.RetrieveStatus = 0;
         Errno rc = lf.Handler.Retrieve(args);
         if (rc != Errno.Ok)
@@ -134,15 +142,19 @@ public sealed partial class Luo
     internal Errno FinishSession(LuoSession s)
     {
         if (s.FileList.Count == 0) return Errno.Ok;
+        bool refused = false;
         foreach (var f in s.FileList)
         {
             if (!f.Handler.HasCanFinish) continue;
-            if (!f.Handler.CanFinish(f.Args())) return Errno.EBUSY;
+            if (!f.Handler.CanFinish(ScratchArgs(f))) refused = true;
+            if (refused && !Mut(LuoMutant.CanFinishContinues)) break; // mutant: CanFinishContinues
         }
-        for (int i = s.FileList.Count - 1; i >= 0; i--)
+        if (refused) return Errno.EBUSY;
+        while (s.FileList.Count > 0)
         {
+            int i = Mut(LuoMutant.FinishForward) ? 0 : s.FileList.Count - 1; // mutant: FinishForward
             var f = s.FileList[i];
-            f.Handler.Finish(f.Args());
+            f.Handler.Finish(ScratchArgs(f));
             FlbFileFinish(f.Handler);
             if (f.RetrieveStatus == 1)
             {
@@ -161,15 +173,19 @@ public sealed partial class Luo
         return Errno.Ok;
     }
 
-    /// <summary>LIVEUPDATE_SESSION_GET_NAME (luo.md §3.9).</summary>
+    /// <summary>LIVEUPDATE_SESSION_GET_NAME (luo.md §3.9; the seed layout of §7.6 under get_name=seed: no
+    /// reserved field, name at offset 4).</summary>
     private long GetNameIoctl(Process p, LuoSession s, Ucmd u)
     {
-        if (BinaryPrimitives.ReadUInt32LittleEndian(u.Buf.AsSpan(LiveupdateUapi.ReservedOffset)) != 0) return Fail(Errno.EINVAL);
+        bool seed = Options.GetName == GetNameVariant.Seed;
+        if (!seed && BinaryPrimitives.ReadUInt32LittleEndian(u.Buf.AsSpan(LiveupdateUapi.ReservedOffset)) != 0) return Fail(Errno.EINVAL);
+        int nameOffset = seed ? LiveupdateUapi.SeedNameOffset : LiveupdateUapi.NameOffset;
         int len = Array.IndexOf(s.NameBytes, (byte)0);
         if (len < 0) len = 63;
-        s.NameBytes.AsSpan(0, len).CopyTo(u.Buf.AsSpan(LiveupdateUapi.NameOffset));
-        u.Buf[LiveupdateUapi.NameOffset + len] = 0;
-        return Respond(p, u) ? 0 : Fail(Errno.EFAULT);
+        s.NameBytes.AsSpan(0, len).CopyTo(u.Buf.AsSpan(nameOffset));
+        u.Buf[nameOffset + len] = 0;
+        var reply = Mut(LuoMutant.GetNameReplyKsize) ? u.Retarget(u.Op with { ReplySize = u.Op.KSize }) : u; // mutant: GetNameReplyKsize
+        return Respond(p, reply) ? 0 : Fail(Errno.EFAULT);
     }
 
     /// <summary>Release of a session file (luo.md §3.10). Frozen when serialize_lock is held forever.</summary>
@@ -204,7 +220,7 @@ public sealed partial class Luo
             var f = s.FileList[i];
             f.Handler.Unpreserve(f.Args());
             FlbFileUnpreserve(f.Handler);
-            RegistryErase(f);
+            if (!Mut(LuoMutant.LeakRegistryEntry)) RegistryErase(f); // mutant: LeakRegistryEntry
             s.FileList.RemoveAt(i);
             s.FileBlocks?.Shrink(s.FileList.Count);
             f.File?.Put();

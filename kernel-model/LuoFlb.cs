@@ -57,7 +57,7 @@ public sealed partial class Luo
                 }
                 if (rc != Errno.Ok)
                 {
-                    for (int j = i - 1; j >= 0; j--) FlbUnpreserveOne(links[j]);
+                    for (int j = i - 1; j >= 0; j--) FlbUnpreserveOne(links[j], Options.Mutants);
                     return rc;
                 }
                 flb.OutgoingCount = 1;
@@ -70,12 +70,12 @@ public sealed partial class Luo
     /// <summary>Outgoing step 2: reverse link order, unpreserve on reaching 0.</summary>
     private void FlbFileUnpreserve(LiveupdateFileHandler h)
     {
-        for (int i = h.LinkedFlbs.Count - 1; i >= 0; i--) FlbUnpreserveOne(h.LinkedFlbs[i]);
+        for (int i = h.LinkedFlbs.Count - 1; i >= 0; i--) FlbUnpreserveOne(h.LinkedFlbs[i], Options.Mutants);
     }
 
-    private static void FlbUnpreserveOne(LiveupdateFlb flb)
+    private static void FlbUnpreserveOne(LiveupdateFlb flb, LuoMutant mutants)
     {
-        if (--flb.OutgoingCount != 0) return;
+        if (--flb.OutgoingCount != ((mutants & LuoMutant.FlbUnpreserveAtOne) != 0 ? 1 : 0)) return; // mutant: FlbUnpreserveAtOne
         flb.Unpreserve(new LiveupdateFlbOpArgs(flb) { Data = flb.OutgoingData, Obj = flb.OutgoingObj });
         flb.OutgoingData = 0;
         flb.OutgoingObj = null;
@@ -97,7 +97,8 @@ public sealed partial class Luo
         return Errno.Ok;
     }
 
-    /// <summary>liveupdate_flb_get_incoming() (N: takes a reference that must be put).</summary>
+    /// <summary>liveupdate_flb_get_incoming() (N: takes a reference that must be put; under
+    /// <see cref="LuoOptions.FlbGetTakesRef"/> off, cab056f2: no reference taken).</summary>
     public Errno FlbGetIncoming(LiveupdateFlb flb, out object? obj)
     {
         ArgumentNullException.ThrowIfNull(flb);
@@ -108,7 +109,7 @@ public sealed partial class Luo
             Errno rc = FlbRetrieve(flb);
             if (rc != Errno.Ok) return rc;
         }
-        flb.IncomingCount++;
+        if (Options.FlbGetTakesRef) flb.IncomingCount++;                                   // flb_get_takes_ref (N)
         obj = flb.IncomingObj;
         return Errno.Ok;
     }
@@ -151,7 +152,7 @@ public sealed partial class Luo
         ArgumentNullException.ThrowIfNull(flb);
         if (flb.IncomingCount <= 0)
         {
-            flb.IncomingUnderflows++;
+            if (Options.FlbGetTakesRef) flb.IncomingUnderflows++;                           // refcount_t warns; cab056f2's plain u64 wraps silently
             flb.IncomingCount = -1;
             return;
         }

@@ -30,6 +30,10 @@ public static class LiveupdateUapi
     public const int FinishStructSize = 8;
     /// <summary>sizeof(struct liveupdate_session_get_name).</summary>
     public const int GetNameStructSize = 72;
+    /// <summary>Seed GET_NAME (luo.md §7.6): sizeof the struct without the reserved field.</summary>
+    public const int SeedGetNameStructSize = 68;
+    /// <summary>Seed GET_NAME: offset of the name (right after size).</summary>
+    public const int SeedNameOffset = 4;
     /// <summary>Common offsets: size @0, fd @4 (reserved for finish/get_name), name @8, token @8.</summary>
     public const int SizeOffset = 0, FdOffset = 4, ReservedOffset = 4, NameOffset = 8, TokenOffset = 8;
     /// <summary>LIVEUPDATE_SESSION_NAME_LENGTH.</summary>
@@ -51,38 +55,63 @@ public sealed partial class Luo
     {
         0 or 1 => new(LiveupdateUapi.FdStructSize, LiveupdateUapi.FdStructSize, LiveupdateUapi.FdStructSize),
         2 => new(LiveupdateUapi.FinishStructSize, LiveupdateUapi.FinishStructSize, LiveupdateUapi.FinishStructSize),
+        _ when Options.GetName == GetNameVariant.Seed => new(LiveupdateUapi.SeedGetNameStructSize, LiveupdateUapi.SeedGetNameStructSize, LiveupdateUapi.SeedGetNameStructSize),
         _ => new((int)Options.GetNameTableSize, (int)Options.GetNameTableSize, LiveupdateUapi.GetNameStructSize),
     };
 
     private static long Fail(Errno e) => -(long)e;
 
-    /// <summary>A decoded ioctl call: kernel buffer, user size and address.</summary>
-    private sealed class Ucmd(byte[] buffer, uint userSize, ulong arg, IoctlOp op)
+    /// <summary>A decoded ioctl call: kernel buffer, user size and address. One instance per LUO is refilled by
+    /// every call (ioctls do not nest), so the syscall path allocates nothing for it.</summary>
+    private sealed class Ucmd
     {
-        public byte[] Buf { get; } = buffer;
-        public uint UserSize { get; } = userSize;
-        public ulong Arg { get; } = arg;
-        public IoctlOp Op { get; } = op;
+        public byte[] Buf { get; private set; } = [];
+        public uint UserSize { get; private set; }
+        public ulong Arg { get; private set; }
+        public IoctlOp Op { get; private set; }
+
+        /// <summary>Starts a call: Buf[0, max(ksize, R)) zeroed (later bytes are never read).</summary>
+        public Ucmd Reset(uint userSize, ulong arg, IoctlOp op)
+        {
+            int n = Math.Max(op.KSize, op.ReplySize);
+            if (Buf.Length < n) Buf = new byte[n];
+            else Array.Clear(Buf, 0, n);
+            (UserSize, Arg, Op) = (userSize, arg, op);
+            return this;
+        }
+
+        /// <summary>Test-only (a mutant): answer this call as if it were another table entry.</summary>
+        public Ucmd Retarget(IoctlOp op)
+        {
+            Op = op;
+            return this;
+        }
     }
 
+    private readonly Ucmd _ucmd = new();
+
     /// <summary>§3.2 steps 2, 3, 5, 6 (step 1 and 4 are done by the callers in their order).</summary>
-    private static Errno CopyIn(Process p, uint cmd, uint nr, ulong arg, IoctlOp op, Func<Errno>? directionCheck, out Ucmd? ucmd)
+    /// <remarks><paramref name="direction"/> is the step-4 verdict, computed by the caller beforehand (it only
+    /// reads state) and applied in its place in the order.</remarks>
+    private Errno CopyIn(Process p, uint cmd, uint nr, ulong arg, IoctlOp op, Errno direction, out Ucmd? ucmd)
     {
         ucmd = null;
         Span<byte> sz = stackalloc byte[4];
         if (!p.Memory.TryRead(arg, sz)) return Errno.EFAULT;                               // step 2
         uint userSize = BinaryPrimitives.ReadUInt32LittleEndian(sz);
         if (cmd != ((LiveupdateUapi.IoctlType << 8) | nr)) return Errno.ENOTTY;            // step 3
-        if (directionCheck is not null && directionCheck() is var d && d != Errno.Ok) return d; // step 4
+        bool late = Mut(LuoMutant.DirectionCheckAfterCopy);                                 // mutant: DirectionCheckAfterCopy
+        if (!late && direction != Errno.Ok) return direction;                              // step 4
         if (userSize < op.MinSize) return Errno.EINVAL;                                     // step 5
-        if (userSize > op.KSize)                                                            // step 6: check_zeroed_user
+        if (userSize > op.KSize && !Mut(LuoMutant.TailCheckSkipped))                        // step 6: check_zeroed_user (mutant: TailCheckSkipped)
         {
             Errno z = CheckZeroedUser(p.Memory, arg + (ulong)op.KSize, userSize - (uint)op.KSize);
             if (z != Errno.Ok) return z;
         }
-        var buf = new byte[Math.Max(op.KSize, op.ReplySize)];
-        if (!p.Memory.TryRead(arg, buf.AsSpan(0, op.KSize))) return Errno.EFAULT;
-        ucmd = new Ucmd(buf, userSize, arg, op);
+        var u = _ucmd.Reset(userSize, arg, op);
+        if (!p.Memory.TryRead(arg, u.Buf.AsSpan(0, op.KSize))) return Errno.EFAULT;
+        if (late && direction != Errno.Ok) return direction;
+        ucmd = u;
         return Errno.Ok;
     }
 
@@ -115,7 +144,7 @@ public sealed partial class Luo
     {
         uint nr = cmd & 0xFF;
         if (nr >= DeviceOps.Length) return Fail(Errno.EINVAL);                             // step 1
-        Errno rc = CopyIn(p, cmd, nr, arg, DeviceOps[nr], null, out var u);
+        Errno rc = CopyIn(p, cmd, nr, arg, DeviceOps[nr], Errno.Ok, out var u);
         if (rc != Errno.Ok) return Fail(rc);
         return nr == 0 ? CreateSession(p, u!) : RetrieveSession(p, u!);
     }
@@ -124,19 +153,16 @@ public sealed partial class Luo
     internal long SessionIoctl(Process p, SessionFile file, uint cmd, ulong arg)
     {
         uint nr = cmd & 0xFF;
-        if (nr < LiveupdateUapi.SessionCmdBase || nr >= LiveupdateUapi.SessionCmdBase + 4) return Fail(Errno.EINVAL); // step 1
+        uint sessionCmds = Options.GetName == GetNameVariant.Absent ? 3u : 4u;            // get_name=absent: 3 entries
+        if (nr < LiveupdateUapi.SessionCmdBase || nr >= LiveupdateUapi.SessionCmdBase + sessionCmds) return Fail(Errno.EINVAL); // step 1
         var s = file.Session;
-        Errno Direction()
+        Errno direction = !Options.DirectionCheck ? Errno.Ok : (nr - LiveupdateUapi.SessionCmdBase) switch
         {
-            if (!Options.DirectionCheck) return Errno.Ok;
-            return (nr - LiveupdateUapi.SessionCmdBase) switch
-            {
-                0 => s.State == SessionState.Out ? Errno.Ok : Errno.EINVAL,
-                1 or 2 => s.State == SessionState.InOpen ? Errno.Ok : Errno.EINVAL,
-                _ => Errno.Ok,
-            };
-        }
-        Errno rc = CopyIn(p, cmd, nr, arg, SessionOp(nr), Direction, out var u);
+            0 => s.State == SessionState.Out ? Errno.Ok : Errno.EINVAL,
+            1 or 2 => s.State == SessionState.InOpen ? Errno.Ok : Errno.EINVAL,
+            _ => Errno.Ok,
+        };
+        Errno rc = CopyIn(p, cmd, nr, arg, SessionOp(nr), direction, out var u);
         if (rc != Errno.Ok) return Fail(rc);
         if (IsFrozen) return Fail(Errno.Frozen);                                             // step 7
         return (nr - LiveupdateUapi.SessionCmdBase) switch
@@ -176,7 +202,7 @@ public sealed partial class Luo
         BinaryPrimitives.WriteInt32LittleEndian(u.Buf.AsSpan(LiveupdateUapi.FdOffset), fd);
         if (!Respond(p, u))                                                                  // step 8
         {
-            file.Put();
+            if (!Mut(LuoMutant.CreateReplyFaultKeepsSession)) file.Put();                    // mutant: CreateReplyFaultKeepsSession
             p.Unreserve(fd);
             return Fail(Errno.EFAULT);
         }
@@ -185,7 +211,7 @@ public sealed partial class Luo
     }
 
     internal KhoBlockSet? NewFileBlocks() =>
-        Options.Abi == LuoAbi.LuoV5 ? new KhoBlockSet(Kho, Faults, FaultPoint.FileBlockGrow, LuoFileSer.Size) : null;
+        Options.Abi == LuoAbi.LuoV5 ? new KhoBlockSet(Kho, Faults, FaultPoint.FileBlockGrow, LuoFileSer.Size, Options.Mutants) : null;
 
     /// <summary>luo_session_insert() into outgoing: grow, then duplicate check (EEXIST keeps the growth).</summary>
     private Errno InsertOutgoing(LuoSession session)
@@ -195,7 +221,7 @@ public sealed partial class Luo
         {
             if (sh.Count == LuoOptions.FdtMaxSessions) return Errno.ENOMEM;
         }
-        else
+        else if (!Mut(LuoMutant.EexistBeforeGrow) || !sh.List.Any(it => LuoSession.NamesEqual(it.NameBytes, session.NameBytes))) // mutant: EexistBeforeGrow
         {
             Errno g = sh.Blocks.Grow(sh.Count + 1);
             if (g != Errno.Ok) return g;
@@ -213,9 +239,11 @@ public sealed partial class Luo
     private void RemoveOutgoing(LuoSession session)
     {
         Outgoing.List.Remove(session);
-        Outgoing.Blocks?.Shrink(Outgoing.Count);
+        if (!Mut(LuoMutant.NoShrinkOnClose)) Outgoing.Blocks?.Shrink(Outgoing.Count); // mutant: NoShrinkOnClose
         session.State = SessionState.Destroyed;
     }
+
+    private int _retrieveHint; // index after the last session RETRIEVE_SESSION found
 
     /// <summary>LIVEUPDATE_IOCTL_RETRIEVE_SESSION (luo.md §3.5).</summary>
     private long RetrieveSession(Process p, Ucmd u)
@@ -225,8 +253,15 @@ public sealed partial class Luo
         if (IsFrozen) { p.Unreserve(fd); return Fail(Errno.Frozen); }
         var name = u.Buf.AsSpan(LiveupdateUapi.NameOffset, LiveupdateUapi.NameLength);
         LuoSession? session = null;
-        foreach (var s in Incoming.List)
-            if (LuoSession.NamesEqual(s.NameBytes, name)) { session = s; break; }
+        // Incoming names are unique (a duplicate fails deserialization, and then no open succeeds), so the
+        // search may start after the previous hit: in-order retrieval of S sessions is O(S), not O(S²).
+        var list = Incoming.List;
+        int start = _retrieveHint < list.Count ? _retrieveHint : 0;
+        for (int k = 0; k < list.Count; k++)
+        {
+            int i = start + k < list.Count ? start + k : start + k - list.Count;
+            if (LuoSession.NamesEqual(list[i].NameBytes, name)) { session = list[i]; _retrieveHint = i + 1; break; }
+        }
         if (session is null) { p.Unreserve(fd); return Fail(Errno.ENOENT); }
         if (session.Retrieved) { p.Unreserve(fd); return Fail(Errno.EINVAL); }
         Errno rc = Faults.Check(FaultPoint.SessionFileAlloc);

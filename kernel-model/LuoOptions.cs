@@ -36,6 +36,17 @@ public enum GetNameTableSize
     Size72 = 72,
 }
 
+/// <summary>Which GET_NAME session ioctl the kernel has (luo.md §7.6, §7.9 get_name).</summary>
+public enum GetNameVariant
+{
+    /// <summary>torvalds uAPI @ 16cec0d2: no fourth session command; nr 0x43 is out of range → EINVAL.</summary>
+    Absent,
+    /// <summary>Seed proposal (seed 000, linux-mm @ 62fbaacb): 68-byte struct, name at offset 4, no reserved field.</summary>
+    Seed,
+    /// <summary>N: 72-byte struct, reserved u32 at 4 (non-zero → EINVAL), name at 8.</summary>
+    Merged,
+}
+
 /// <summary>
 /// LUO behaviour switches (luo.md §7.9). Defaults are mainline N. Switches not listed here (rfc/v4 uAPIs,
 /// GET_NAME seed layout, session inode variants) are added elsewhere; every switch is a runtime value.
@@ -50,6 +61,14 @@ public sealed record LuoOptions
     public bool DirectionCheck { get; init; } = true;
     /// <summary>GET_NAME dispatch size quirk (N: 16).</summary>
     public GetNameTableSize GetNameTableSize { get; init; } = GetNameTableSize.Size16;
+    /// <summary>get_name = {absent, seed, merged (N)} (luo.md §7.6).</summary>
+    public GetNameVariant GetName { get; init; } = GetNameVariant.Merged;
+    /// <summary>registration_quiesce (FDT era 7f790dd2/b2135d1c, luo.md §2.4): file-handler registration and
+    /// unregistration fail EBUSY while any incoming or outgoing session exists. N: off (allowed at any time).</summary>
+    public bool RegistrationQuiesce { get; init; }
+    /// <summary>flb_get_takes_ref (luo.md §2.5): liveupdate_flb_get_incoming() adds a reference that the caller
+    /// must put (N, on); off = cab056f2: plain counters, get_incoming takes none, a put at 0 wraps without warning.</summary>
+    public bool FlbGetTakesRef { get; init; } = true;
     /// <summary>double_preserve = {none, registry}.</summary>
     public DoublePreserveCheck DoublePreserve { get; init; } = DoublePreserveCheck.Registry;
     /// <summary>retrieve_sticky: a failed RETRIEVE_FD returns the same errno again (N); off: retried.</summary>
@@ -61,6 +80,9 @@ public sealed record LuoOptions
     /// <summary>Trim the empty trailing session block left by a CREATE_SESSION EEXIST (luo.md §3.4 step 6,
     /// §9 q3). Default false keeps the N quirk (and the resulting panic at the next boot).</summary>
     public bool TrimEmptySessionBlock { get; init; }
+    /// <summary>TEST-ONLY deliberately wrong behaviours (<see cref="LuoMutant"/>); always None outside
+    /// property-tests/.</summary>
+    public LuoMutant Mutants { get; init; }
     /// <summary>limits = {fixed, blocks}: derived from <see cref="Abi"/>.</summary>
     public bool FixedLimits => Abi == LuoAbi.FdtV1;
     /// <summary>FDT era: maximum sessions (fixed array).</summary>

@@ -102,6 +102,15 @@ public readonly record struct LuoFileSer(string Compatible, ulong Data, ulong To
         LuoStrings.ToField(Compatible, s[..CompatibleLength]);
         BinaryPrimitives.WriteUInt64LittleEndian(s[DataOffset..], Data);
     }
+
+    /// <summary>Writes an entry whose compatible is already encoded as its 48-byte zero-padded field (the
+    /// same bytes as <see cref="WriteTo"/>; no string encoding on the reboot hot path).</summary>
+    internal static void Write(Span<byte> s, ReadOnlySpan<byte> compatibleField, ulong data, ulong token)
+    {
+        BinaryPrimitives.WriteUInt64LittleEndian(s[TokenOffset..], token);
+        compatibleField[..CompatibleLength].CopyTo(s);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[DataOffset..], data);
+    }
 }
 
 /// <summary>struct luo_flb_header_ser (luo.md §5.5), 16 bytes: pgcnt, count.</summary>

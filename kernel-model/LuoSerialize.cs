@@ -5,6 +5,9 @@ namespace LuoModel.Kernel;
 
 public sealed partial class Luo
 {
+    /// <summary>Argument block reused by every freeze call of a reboot (no allocation per file).</summary>
+    private LiveupdateFileOpArgs? _freezeArgs;
+
     /// <summary>liveupdate_reboot() (luo.md §4.1): session serialization (rollback on failure), FLB
     /// serialization, and in the FDT era with kho-v1 kho_finalize() (failure → EAGAIN, files stay frozen).
     /// Success leaves serialize_lock held forever (<see cref="IsFrozen"/>).</summary>
@@ -41,14 +44,13 @@ public sealed partial class Luo
         }
         Errno err = Errno.Ok;
         int k = 0;
-        Span<byte> name = stackalloc byte[LuoSessionSer.NameLength];
         for (; k < sh.List.Count; k++)
         {
             var s = sh.List[k];
             ulong entry;
             if (v5)
             {
-                err = Faults.Check(FaultPoint.SessionReserveEntry, s.Name);
+                err = Faults.Check(FaultPoint.SessionReserveEntry, Faults.Logging ? s.Name : "");
                 entry = err == Errno.Ok ? sh.Blocks!.ReserveEntry() : 0;
                 if (err == Errno.Ok && entry == 0) err = Errno.ENOSPC;
                 if (err != Errno.Ok) break;
@@ -60,13 +62,14 @@ public sealed partial class Luo
                 if (v5) sh.Blocks!.Prev();
                 break;
             }
-            s.NameBytes.CopyTo(name);
-            Kho.Arena.Write(entry + LuoSessionSer.NameOffset, name);
+            Kho.Arena.Write(entry + LuoSessionSer.NameOffset, s.NameBytes.AsSpan(0, LuoSessionSer.NameLength));
         }
         if (err != Errno.Ok)
         {
-            for (int i = k - 1; i >= 0; i--)
+            bool forward = Mut(LuoMutant.UnfreezeSessionsForward);
+            for (int r = 0; r < k; r++)
             {
+                int i = forward ? r : k - 1 - r; // mutant: UnfreezeSessionsForward
                 var s = sh.List[i];
                 ulong entry = v5 ? sh.Blocks!.SlotAddress(i) : FdtSessionEntry(i);
                 if (s.FileList.Count > 0)
@@ -74,7 +77,7 @@ public sealed partial class Luo
                     UnfreezeFiles(s, s.FileList.Count);
                     Kho.Arena.Fill(entry + LuoSessionSer.FileSetOffset, LuoSessionSer.FileSetSize, 0);
                 }
-                Kho.Arena.Fill(entry + LuoSessionSer.NameOffset, LuoSessionSer.NameLength, 0);
+                if (!Mut(LuoMutant.KeepNameOnRollback)) Kho.Arena.Fill(entry + LuoSessionSer.NameOffset, LuoSessionSer.NameLength, 0); // mutant: KeepNameOnRollback
             }
             return err;
         }
@@ -94,7 +97,7 @@ public sealed partial class Luo
         if (files.Count == 0) return Errno.Ok;
         var fb = s.FileBlocks;
         fb?.BeginWrite();
-        Span<byte> e = stackalloc byte[LuoFileSer.Size];
+        var args = _freezeArgs ??= new LiveupdateFileOpArgs(files[0].Handler);
         for (int j = 0; j < files.Count; j++)
         {
             var f = files[j];
@@ -113,17 +116,15 @@ public sealed partial class Luo
             }
             if (err == Errno.Ok && f.Handler.HasFreeze)
             {
-                var args = f.Args();
-                err = f.Handler.Freeze(args);
-                if (err == Errno.Ok) f.SerializedData = args.SerializedData;
+                err = f.Handler.FreezeFile(f, args);
             }
             if (err != Errno.Ok)
             {
                 UnfreezeFiles(s, j);
                 return err;
             }
-            new LuoFileSer(f.Handler.Compatible, f.SerializedData, f.Token).WriteTo(e);
-            Kho.Arena.Write(entry, e);
+            // entries never straddle a page (blocks are pages; the FDT-era area is two pages of 64-byte slots)
+            LuoFileSer.Write(Kho.Arena.PageSpanForWrite(entry, LuoFileSer.Size), f.Handler.CompatibleField, f.SerializedData, f.Token);
         }
         Span<byte> set = stackalloc byte[LuoSessionSer.FileSetSize];
         BinaryPrimitives.WriteUInt64LittleEndian(set, fb is not null ? fb.HeadPa : s.FdtFileArea);
@@ -136,8 +137,10 @@ public sealed partial class Luo
     /// blocks (or the FDT-era area) are cleared.</summary>
     private void UnfreezeFiles(LuoSession s, int n)
     {
-        for (int j = 0; j < n; j++)
+        for (int r = 0; r < n; r++)
         {
+            int j = Mut(LuoMutant.UnfreezeFilesBackward) ? n - 1 - r : r; // mutant: UnfreezeFilesBackward
+            if (Mut(LuoMutant.SkipLastUnfreeze) && j == n - 1) continue;  // mutant: SkipLastUnfreeze
             var f = s.FileList[j];
             if (f.Handler.HasUnfreeze) f.Handler.Unfreeze(f.Args());
             if (Options.UnfreezeZeroesData) f.SerializedData = 0;

@@ -63,6 +63,7 @@ public sealed class MemfdHandler : LiveupdateFileHandler
         ArgumentNullException.ThrowIfNull(args);
         var m = (MemfdFile)args.File!;
         var inode = m.Inode;
+        inode.LoadFromHost(m);
         inode.SizeFrozen = true;
         Errno rc = Faults.Check(FaultPoint.MemfdPreserveAlloc);
         ulong ser = 0;
@@ -140,16 +141,34 @@ public sealed class MemfdHandler : LiveupdateFileHandler
     private void FreeArray(ulong addr)
     {
         var area = Kho.Vmalloc.Find(addr);
-        if (area is null) return;
-        foreach (ulong pg in area.Pages) Kho.FreeFolio(new Folio(pg >> PhysicalArena.PageShift, 0));
+        if (area is not null) FreeArray(area);
+    }
+
+    private void FreeArray(VmArea area)
+    {
+        var pages = area.Pages;
+        for (int i = 0; i < pages.Count; i++) Kho.FreeFolio(new Folio(pages[i] >> PhysicalArena.PageShift, 0));
     }
 
     /// <summary>memfd_luo_freeze(): writes the current file offset into pos; EINVAL without data.</summary>
     public override Errno Freeze(LiveupdateFileOpArgs args)
     {
         ArgumentNullException.ThrowIfNull(args);
-        if (args.SerializedData == 0) return Errno.EINVAL;
-        Kho.Arena.WriteU64(args.SerializedData + MemfdLuoSer.PosOffset, (ulong)(args.File?.Position ?? 0));
+        return FreezeCore(args.SerializedData, args.File);
+    }
+
+    /// <summary>The same freeze straight from the luo_file (reboot hot path: no argument block; serialized data
+    /// unchanged).</summary>
+    internal override Errno FreezeFile(LuoFile f, LiveupdateFileOpArgs args) => FreezeCore(f.SerializedData, f.File);
+
+    private Errno FreezeCore(ulong ser, OpenFile? file)
+    {
+        if (ser == 0) return Errno.EINVAL;
+        // A memfd received from a host process (luo serve) copies its current contents into its arena pages now,
+        // as the kernel hands over what the pages hold at reboot (selftest-shim.md §6.1).
+        if (file is MemfdFile hf && hf.Inode.SnapshotFromHost(hf) is var se && se != Errno.Ok) return se;
+        if (_luo.Mut(LuoMutant.MemfdFreezeSkipsPos)) return Errno.Ok; // mutant: MemfdFreezeSkipsPos
+        _luo.Kho.Arena.WriteU64(ser + MemfdLuoSer.PosOffset, (ulong)(file?.Position ?? 0));
         return Errno.Ok;
     }
 
@@ -224,7 +243,7 @@ public sealed class MemfdHandler : LiveupdateFileHandler
             inode.InsertPage(f.Index, f.Pfn);
             if ((f.Flags & MemfdLuoFolioSer.FlagDirty) != 0) inode.Dirty.Add(f.Index);
         }
-        FreeArray(addr);
+        FreeArray(area);
         return err;
     }
 

@@ -12,6 +12,7 @@ public readonly record struct FdEntry(OpenFile? File, bool CloseOnExec);
 public sealed class Process
 {
     private readonly SortedDictionary<int, FdEntry> _fds = [];
+    private int _lowFree; // every number below it is in the table (installed or reserved)
 
     internal Process(Kernel kernel, int pid, UserMemory memory, ulong nofileSoft, ulong nofileHard)
     {
@@ -57,22 +58,18 @@ public sealed class Process
     /// reserved (not visible); -1 = EMFILE.</summary>
     internal int Reserve(int min, bool cloexec)
     {
-        int fd = min;
-        foreach (var k in _fds.Keys)
-        {
-            if (k < fd) continue;
-            if (k == fd) fd++;
-            else break;
-        }
+        int fd = Math.Max(min, _lowFree);
+        while (_fds.ContainsKey(fd)) fd++;
         if ((ulong)fd >= NofileSoft) return -1;
         _fds[fd] = new FdEntry(null, cloexec);
+        if (min <= _lowFree) _lowFree = fd + 1; // [0, fd] is now fully in use
         return fd;
     }
 
     /// <summary>put_unused_fd().</summary>
     internal void Unreserve(int fd)
     {
-        if (_fds.TryGetValue(fd, out var e) && e.File is null) _fds.Remove(fd);
+        if (_fds.TryGetValue(fd, out var e) && e.File is null && _fds.Remove(fd)) _lowFree = Math.Min(_lowFree, fd);
     }
 
     /// <summary>fd_install() into a reserved slot (takes over the caller's reference).</summary>
@@ -96,6 +93,7 @@ public sealed class Process
     {
         if (!_fds.TryGetValue(fd, out var e) || e.File is null) return null;
         _fds.Remove(fd);
+        _lowFree = Math.Min(_lowFree, fd);
         return e.File;
     }
 

@@ -25,7 +25,7 @@ public static class Seals
 /// A shmem inode behind a memfd: size, seals and its page cache, whose pages are order-0 folios in the
 /// arena allocated from the kernel's page allocator. Pages are freed when the last open description goes.
 /// </summary>
-public sealed class ShmemInode
+public sealed partial class ShmemInode
 {
     private static ulong s_nextIno = 1000;
     private readonly Dictionary<ulong, ulong> _pages = []; // index → pfn
@@ -143,6 +143,7 @@ public sealed class ShmemInode
     /// <summary>evict_inode: frees the page cache (last open description gone).</summary>
     internal void Evict()
     {
+        ReleaseHost();
         if (_kho.IsDead) { _pages.Clear(); return; }
         foreach (ulong pfn in _pages.Values) FreePage(pfn);
         _pages.Clear();

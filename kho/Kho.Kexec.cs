@@ -109,13 +109,36 @@ public sealed partial class Kho
 
     private void CollectKeep(List<PhysRange> keep)
     {
-        foreach (var (phys, order) in PreservedBlocks())
+        if (_tree is not null)
         {
-            ulong size = (ulong)PhysicalArena.PageSize << order;
-            keep.Add(new PhysRange(phys, size > ulong.MaxValue - phys ? ulong.MaxValue : phys + size));
+            var v = new KeepVisitor(keep);
+            _tree.Walk(ref v);
         }
+        else
+            foreach (var (phys, order) in PreservedBlocks()) AddKeep(keep, phys, order);
         IEnumerable<ulong> meta = _tree is not null ? _tree.NodePages : _xa!.ChunkPages.Concat(_xa.BitmapPages);
         foreach (ulong p in meta) keep.Add(new PhysRange(p, p + PhysicalArena.PageSize));
+    }
+
+    /// <summary>Adds a preserved block to the keep list; a block that starts where the previous entry ends extends
+    /// it (the walk yields ascending addresses per order, so 262144 order-0 pages become a handful of ranges and
+    /// <see cref="Merge"/> sorts little). The union, hence the merged result, is unchanged.</summary>
+    private static void AddKeep(List<PhysRange> keep, ulong phys, int order)
+    {
+        ulong size = (ulong)PhysicalArena.PageSize << order;
+        ulong end = size > ulong.MaxValue - phys ? ulong.MaxValue : phys + size;
+        if (keep.Count > 0 && keep[^1].End == phys) keep[^1] = keep[^1] with { End = end };
+        else keep.Add(new PhysRange(phys, end));
+    }
+
+    private readonly struct KeepVisitor(List<PhysRange> keep) : IRadixVisitor
+    {
+        public int Node(ulong phys, int level) => 0;
+        public int Key(ulong key)
+        {
+            if (RadixKey.TryDecode(key, out ulong phys, out int order)) AddKeep(keep, phys, order);
+            return 0;
+        }
     }
 
     /// <summary>Sorts, clips to DRAM and merges ranges.</summary>

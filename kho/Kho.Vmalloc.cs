@@ -100,10 +100,15 @@ public sealed partial class Kho
         ulong contig = 1UL << order;
         var pages = new ulong[nr];
         ulong idx = 0;
-        var seen = new HashSet<ulong>();
+        HashSet<ulong>? seen = null; // cycle check; only chains longer than one chunk need the set
         for (ulong c = desc.First; c != 0;)
         {
-            if (!Arena.Contains(c, PhysicalArena.PageSize) || !seen.Add(c)) return 0;
+            if (!Arena.Contains(c, PhysicalArena.PageSize)) return 0;
+            if (c != desc.First || seen is not null)
+            {
+                seen ??= [desc.First];
+                if (!seen.Add(c)) return 0;
+            }
             for (int i = 0; i < KhoVmallocChunk.Entries; i++)
             {
                 ulong phys = Arena.ReadU64(c + KhoVmallocChunk.PhysOffset + 8UL * (uint)i);

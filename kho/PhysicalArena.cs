@@ -61,6 +61,12 @@ public sealed partial class PhysicalArena
     /// when the range leaves DRAM. Splits at page boundaries.</summary>
     public bool TryRead(ulong phys, Span<byte> destination)
     {
+        int first = (int)(phys & (PageSize - 1));
+        if (destination.Length <= PageSize - first && phys < DramBytes)
+        {
+            PageForRead(phys >> PageShift).Slice(first, destination.Length).CopyTo(destination); // one page: the common case
+            return true;
+        }
         if (!Contains(phys, (ulong)destination.Length)) return false;
         while (!destination.IsEmpty)
         {
@@ -76,6 +82,12 @@ public sealed partial class PhysicalArena
     /// <summary>Writes bytes at <paramref name="phys"/>; false (nothing written) when the range leaves DRAM.</summary>
     public bool TryWrite(ulong phys, ReadOnlySpan<byte> source)
     {
+        int first = (int)(phys & (PageSize - 1));
+        if (source.Length <= PageSize - first && phys < DramBytes)
+        {
+            source.CopyTo(PageForWrite(phys >> PageShift).AsSpan(first)); // one page: the common case
+            return true;
+        }
         if (!Contains(phys, (ulong)source.Length)) return false;
         while (!source.IsEmpty)
         {
@@ -106,6 +118,12 @@ public sealed partial class PhysicalArena
         int off = (int)(phys & (PageSize - 1));
         if (off <= PageSize - 8 && phys < DramBytes)
             return BinaryPrimitives.ReadUInt64LittleEndian(PageForRead(phys >> PageShift)[off..]);
+        return ReadU64Slow(phys);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private ulong ReadU64Slow(ulong phys) // straddles a page or leaves DRAM (throws)
+    {
         Span<byte> b = stackalloc byte[8];
         Read(phys, b);
         return BinaryPrimitives.ReadUInt64LittleEndian(b);
@@ -120,12 +138,34 @@ public sealed partial class PhysicalArena
         return ok;
     }
 
-    /// <summary>Writes a little-endian u64; throws outside DRAM.</summary>
+    /// <summary>Writes a little-endian u64 (may straddle pages); throws outside DRAM.</summary>
     public void WriteU64(ulong phys, ulong value)
+    {
+        int off = (int)(phys & (PageSize - 1));
+        if (off <= PageSize - 8 && phys < DramBytes)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(PageForWrite(phys >> PageShift).AsSpan(off), value);
+            return;
+        }
+        WriteU64Slow(phys, value);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void WriteU64Slow(ulong phys, ulong value) // straddles a page or leaves DRAM (throws)
     {
         Span<byte> b = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(b, value);
         Write(phys, b);
+    }
+
+    /// <summary>Writable view of <c>[phys, phys + length)</c> inside one page (materialised on first use; stable
+    /// until the page is dropped). For hot writers of fixed-size records that never straddle a page; throws when
+    /// the range crosses a page boundary or leaves DRAM (a model bug).</summary>
+    public Span<byte> PageSpanForWrite(ulong phys, int length)
+    {
+        int off = (int)(phys & (PageSize - 1));
+        if ((uint)length > (uint)(PageSize - off) || phys >= DramBytes) ThrowRange(phys, (ulong)length);
+        return PageForWrite(phys >> PageShift).AsSpan(off, length);
     }
 
     /// <summary>Fills <c>[phys, phys + size)</c> with <paramref name="value"/>; pages that end up equal to the
@@ -160,6 +200,13 @@ public sealed partial class PhysicalArena
     public byte[] PageForWrite(ulong pfn)
     {
         if (pfn >= PageCount) ThrowRange(pfn << PageShift, PageSize);
+        // fast path: plain loads of a present page (no covariance-checked element refs)
+        byte[]? present = _top[(int)(pfn >> (LeafBits + MidBits))]?[(int)(pfn >> LeafBits) & MidMask]?[(int)pfn & LeafMask];
+        return present ?? MaterialisePage(pfn);
+    }
+
+    private byte[] MaterialisePage(ulong pfn)
+    {
         ref byte[]?[]?[]? mid = ref _top[(int)(pfn >> (LeafBits + MidBits))];
         mid ??= new byte[]?[]?[1 << MidBits];
         ref byte[]?[]? leaf = ref mid[(int)(pfn >> LeafBits) & MidMask];

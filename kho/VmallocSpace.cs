@@ -47,7 +47,7 @@ public sealed class VmallocSpace
     /// <summary>VMALLOC_START of the model.</summary>
     public const ulong Start = 0xFFFF_C900_0000_0000;
     private readonly PageAllocator _alloc;
-    private readonly SortedDictionary<ulong, VmArea> _areas = [];
+    private readonly Dictionary<ulong, VmArea> _areas = []; // exact-address lookups; areas never overlap
     private ulong _next = Start;
 
     internal VmallocSpace(PageAllocator alloc) => _alloc = alloc;

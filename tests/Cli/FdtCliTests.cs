@@ -141,29 +141,4 @@ public class FdtCliTests
         Assert.StartsWith("/dts-v1/;\n// magic:\t\t0xd00dfeed\n", o, StringComparison.Ordinal);
         Assert.Equal($"luo: {V("bad-unknown-token.dtb")}: cannot dump: FDT_ERR_BADSTRUCTURE (-11)\n", e);
     }
-
-    [Fact]
-    public void Demo_builds_edits_prints_and_checks()
-    {
-        var (code, o, e) = Luo("demo");
-        Assert.Equal(0, code);
-        Assert.Equal("", e);
-        Assert.Contains("\n/ {\n\tcompatible = \"kho-v1\";\n\tpreserved-memory-map = <0xfe 0x1000000>;\n\n\tluo-demo {\n\t\tfdt = <0xfb 0x1000000>;\n\t};\n",
-            o, StringComparison.Ordinal);
-        Assert.Contains("node 1 /luo-demo\nprop /luo-demo fdt 8 000000fb01000000\n", o, StringComparison.Ordinal);
-        Assert.EndsWith("== 4. fdt_check_full: OK ==\n", o, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void Demo_first_stage_is_the_15_kho_libfdt_blob()
-    {
-        Assert.Equal(0, DemoCommand.BuildKhoRoot(out byte[] blob));
-        Assert.Equal(Vectors.Bytes("15-kho.libfdt.dtb"), blob);
-        Assert.Equal(0, DemoCommand.EditInPage(blob, out byte[] packed));
-        Assert.Equal(0, LuoModel.Fdt.Fdt.CheckFull(packed));
-        Assert.Equal(Vectors.Text("15-kho.tree.txt").Replace("node 1 /LUO\n",
-            "node 1 /luo-demo\nprop /luo-demo fdt 8 000000fb01000000\nnode 1 /LUO\n", StringComparison.Ordinal),
-            LuoModel.Fdt.FdtTreePrinter.ToText(packed, out int err));
-        Assert.Equal(0, err);
-    }
 }

@@ -1,0 +1,2 @@
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("LuoModel.Tests")]
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("luo")]
