@@ -4,6 +4,7 @@ using BenchmarkDotNet.Running;
 using LuoModel.Bench;
 
 if (args.Length > 0 && args[0] == "phases") return LuoPhases.Run(args, Console.Out);
+if (args.Length > 0 && args[0] == "fdt-build-probe") return FdtBuildProbe.Run(args, Console.Out);
 
 // One entry point for every benchmark class: --filter, --job and --list work as usual.
 IConfig? config = null;
