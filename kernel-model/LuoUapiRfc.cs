@@ -24,6 +24,8 @@ public sealed partial class Luo
                     BinaryPrimitives.WriteUInt32LittleEndian(b, LiveupdateUapiRfc.Wire(UapiState));
                     return p.Memory.TryWrite(arg, b) ? 0 : Fail(Errno.EFAULT);
                 }
+            case LiveupdateUapiRfc.EventPrepare or LiveupdateUapiRfc.EventFreeze or LiveupdateUapiRfc.EventCancel or LiveupdateUapiRfc.EventFinish when IsFrozen:
+                return Fail(Errno.Frozen);                                                     // the state lock is held from the reboot freeze on
             case LiveupdateUapiRfc.EventPrepare: return Fail(UapiPrepare());
             case LiveupdateUapiRfc.EventFreeze:
                 if (UapiState != LiveupdateState.Prepared) return Fail(Errno.EINVAL);

@@ -40,6 +40,7 @@ public sealed partial class Luo
                 BinaryPrimitives.WriteUInt32LittleEndian(u!.Buf.AsSpan(LiveupdateUapiV4.ValueOffset), LiveupdateUapiV4.Wire(UapiState));
                 return Respond(p, u) ? 0 : Fail(Errno.EFAULT);
             case 1:
+                if (IsFrozen) return Fail(Errno.Frozen);                                      // the state lock is held from the reboot freeze on
                 return Fail(V4GlobalEvent(BinaryPrimitives.ReadUInt32LittleEndian(u!.Buf.AsSpan(LiveupdateUapiV4.ValueOffset))));
             case 2:
                 return V4CreateSession(p, u!);
