@@ -9,8 +9,8 @@ namespace LuoModel.Tests.Luo;
 /// PREPARED / FROZEN / UPDATED machine and a preserve → prepare → freeze → kexec → restore → finish run.</summary>
 public sealed class UapiRfcTests : LuoTestBase
 {
-    private static KernelConfig Config() =>
-        new() { DramBytes = 1UL << 28, RegisterTestHandler = true, Luo = new LuoOptions { Uapi = LuoUapi.Rfc } };
+    private static KernelConfig Config(LuoAbi abi = LuoAbi.LuoV5) =>
+        new() { DramBytes = 1UL << 28, RegisterTestHandler = true, Luo = new LuoOptions { Uapi = LuoUapi.Rfc, Abi = abi } };
 
     public UapiRfcTests() : base(Config()) { }
 
@@ -145,9 +145,13 @@ public sealed class UapiRfcTests : LuoTestBase
         Assert.Equal(handover ? 0 : E(Errno.EBUSY), LuoSyscallsV4.RfcRestore(K, P, dev, 1, out _));
     }
 
-    [Fact]
-    public void Preserve_prepare_freeze_kexec_restore_finish_keeps_memfd_bytes()
+    [Theory]
+    [InlineData(LuoAbi.LuoV5)]
+    [InlineData(LuoAbi.FdtV1)]
+    public void Preserve_prepare_freeze_kexec_restore_finish_keeps_memfd_bytes(LuoAbi abi)
     {
+        K = Kernel.Kernel.ColdBoot(Config(abi));
+        P = K.CreateProcess();
         int dev = OpenDev();
         byte[] a = Pattern(11), b = Pattern(12);
         int ma = PageMemfd(a), mb = PageMemfd(b);
@@ -157,7 +161,7 @@ public sealed class UapiRfcTests : LuoTestBase
         K.Close(P, mb);
         Assert.Equal(0, Ev(dev, Rfc.EventPrepare));
         Assert.Equal(0, Ev(dev, Rfc.EventFreeze));
-        KexecNext(Config());
+        KexecNext(Config(abi));
         dev = OpenDev();
         Assert.Equal(Rfc.Wire(LiveupdateState.Updated), State(dev));
         Assert.True(LuoSyscallsV4.RfcRestoreAndVerifyMemfd(K, P, dev, tb, b) >= 0);

@@ -166,11 +166,16 @@ public sealed class UapiV4Tests : LuoTestBase
     }
 
     [Theory]
-    [InlineData(LiveupdateState.Normal, false)]
-    [InlineData(LiveupdateState.Prepared, true)]
-    [InlineData(LiveupdateState.Updated, false)]
-    public void Reboot_hands_over_only_from_prepared(LiveupdateState from, bool handover)
+    [InlineData(LiveupdateState.Normal, false, LuoAbi.LuoV5)]
+    [InlineData(LiveupdateState.Prepared, true, LuoAbi.LuoV5)]
+    [InlineData(LiveupdateState.Updated, false, LuoAbi.LuoV5)]
+    [InlineData(LiveupdateState.Normal, false, LuoAbi.FdtV1)]
+    [InlineData(LiveupdateState.Prepared, true, LuoAbi.FdtV1)]
+    [InlineData(LiveupdateState.Updated, false, LuoAbi.FdtV1)]
+    public void Reboot_hands_over_only_from_prepared(LiveupdateState from, bool handover, LuoAbi abi)
     {
+        K = Kernel.Kernel.ColdBoot(Config(abi));
+        P = K.CreateProcess();
         Reach(from);
         var prev = K;
         Assert.Equal(0, K.Reboot(P, Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC));
@@ -229,9 +234,13 @@ public sealed class UapiV4Tests : LuoTestBase
         Assert.True(LuoSyscallsV4.RestoreAndVerifyMemfd(K, P, rs, 11, a) >= 0);
     }
 
-    [Fact]
-    public void Cancel_rolls_back_to_the_state_before_prepare()
+    [Theory]
+    [InlineData(LuoAbi.LuoV5)]
+    [InlineData(LuoAbi.FdtV1)]
+    public void Cancel_rolls_back_to_the_state_before_prepare(LuoAbi abi)
     {
+        K = Kernel.Kernel.ColdBoot(Config(abi));
+        P = K.CreateProcess();
         int dev = OpenDev();
         int s1 = V4Create(dev, "one"), s2 = V4Create(dev, "two");
         Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s1, PageMemfd(Pattern(3)), 1));
@@ -240,14 +249,16 @@ public sealed class UapiV4Tests : LuoTestBase
         var th = K.TestHandler!;
         th.ClearLog();
         Assert.Equal(0, Event(dev, V4.EventPrepare));
-        Assert.NotEqual(0UL, K.Luo.OutSessionsPa);
+        Assert.Equal(abi == LuoAbi.FdtV1, K.Kho.Finalized);
+        Assert.Equal(abi == LuoAbi.LuoV5, K.Luo.OutSessionsPa != 0);
         Assert.Equal(0, Event(dev, V4.EventCancel));
+        Assert.False(K.Kho.Finalized);
         Assert.Equal(before, K.Luo.Snapshot());
         Assert.Equal([TestOp.Freeze, TestOp.Unfreeze], th.Log.Select(r => r.Op));
         Assert.Equal(V4.StateNormal, SessionState(s1));
         Assert.Equal(0, LuoSyscallsV4.UnpreserveFd(K, P, s2, 2));                            // usable again
         Assert.Equal(0, Event(dev, V4.EventPrepare));
-        KexecNext(Config());
+        KexecNext(Config(abi));
         dev = OpenDev();
         Assert.Equal(0, LuoSyscallsV4.RetrieveSession(K, P, dev, "one", out int r1));
         Assert.True(LuoSyscallsV4.RestoreAndVerifyMemfd(K, P, r1, 1, Pattern(3)) >= 0);
