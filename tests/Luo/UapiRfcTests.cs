@@ -180,10 +180,12 @@ public sealed class UapiRfcTests : LuoTestBase
         Assert.Equal(0, LuoSyscallsV4.RfcPreserve(K, P, dev, PageMemfd(Pattern(5)), out _));
         Assert.Equal(0, LuoSyscallsV4.RfcPreserve(K, P, dev, (int)K.CreateTestFile(P, 8), out _));
         var before = K.Luo.Snapshot();
+        K.TestHandler!.ClearLog();
         Assert.Equal(0, Ev(dev, Rfc.EventPrepare));
         Assert.Equal(0, Ev(dev, Rfc.EventFreeze));
         Assert.Equal(0, Ev(dev, Rfc.EventCancel));
         Assert.Equal(before, K.Luo.Snapshot());
+        Assert.Equal([TestOp.Freeze, TestOp.Unfreeze], K.TestHandler.Log.Select(r => r.Op));
         Assert.Equal(0, LuoSyscallsV4.RfcUnpreserve(K, P, dev, 2));
     }
 }
