@@ -9,6 +9,7 @@ namespace LuoModel.Kernel;
 public sealed partial class Luo
 {
     private ulong _rfcNextToken = 1;
+    private static readonly byte[] s_rfcName = LuoSession.NameField(LiveupdateUapiRfc.HiddenSessionName);
 
     /// <summary>luo_ioctl() of the RFC: a switch over the exact command value; anything else → ENOTTY.</summary>
     private long RfcDeviceIoctl(Process p, uint cmd, ulong arg)
@@ -39,9 +40,8 @@ public sealed partial class Luo
 
     private LuoSession? RfcSession(LuoSessionHeader sh)
     {
-        var name = LuoSession.NameField(LiveupdateUapiRfc.HiddenSessionName);
         foreach (var s in sh.List)
-            if (LuoSession.NamesEqual(s.NameBytes, name)) return s;
+            if (LuoSession.NamesEqual(s.NameBytes, s_rfcName)) return s;
         return null;
     }
 
@@ -59,7 +59,7 @@ public sealed partial class Luo
         bool created = false;
         if (s is null)
         {
-            s = new LuoSession(LuoSession.NameField(LiveupdateUapiRfc.HiddenSessionName), SessionState.Out, NewFileBlocks());
+            s = new LuoSession((byte[])s_rfcName.Clone(), SessionState.Out, NewFileBlocks());
             Errno g = InsertOutgoing(s);
             if (g != Errno.Ok) return Fail(g);
             created = true;
