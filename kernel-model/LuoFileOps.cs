@@ -192,6 +192,7 @@ public sealed partial class Luo
     internal Errno SessionRelease(LuoSession s)
     {
         if (IsFrozen) return Errno.Frozen;
+        if (Options.Uapi != LuoUapi.Simplified) UapiBeforeRelease(s);                               // LuoUapiState.cs
         s.File = null;
         if (s.State == SessionState.Out)
         {

@@ -142,6 +142,7 @@ public sealed partial class Luo
     /// <summary>ioctl on the /dev/liveupdate fd (luo.md §3.2–§3.5).</summary>
     internal long DeviceIoctl(Process p, uint cmd, ulong arg)
     {
+        if (Options.Uapi != LuoUapi.Simplified) return Options.Uapi == LuoUapi.V4 ? V4DeviceIoctl(p, cmd, arg) : RfcDeviceIoctl(p, cmd, arg); // LuoUapiV4.cs / LuoUapiRfc.cs
         uint nr = cmd & 0xFF;
         if (nr >= DeviceOps.Length) return Fail(Errno.EINVAL);                             // step 1
         Errno rc = CopyIn(p, cmd, nr, arg, DeviceOps[nr], Errno.Ok, out var u);
@@ -152,6 +153,7 @@ public sealed partial class Luo
     /// <summary>ioctl on a session fd (luo.md §3.2, §3.6–§3.9).</summary>
     internal long SessionIoctl(Process p, SessionFile file, uint cmd, ulong arg)
     {
+        if (Options.Uapi == LuoUapi.V4) return V4SessionIoctl(p, file.Session, cmd, arg);              // LuoUapiV4.cs (rfc has no session fds)
         uint nr = cmd & 0xFF;
         uint sessionCmds = Options.GetName == GetNameVariant.Absent ? 3u : 4u;            // get_name=absent: 3 entries
         if (nr < LiveupdateUapi.SessionCmdBase || nr >= LiveupdateUapi.SessionCmdBase + sessionCmds) return Fail(Errno.EINVAL); // step 1

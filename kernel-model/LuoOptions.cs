@@ -80,6 +80,9 @@ public sealed record LuoOptions
     /// <summary>Trim the empty trailing session block left by a CREATE_SESSION EEXIST (luo.md §3.4 step 6,
     /// §9 q3). Default false keeps the N quirk (and the resulting panic at the next boot).</summary>
     public bool TrimEmptySessionBlock { get; init; }
+    /// <summary>uapi = {simplified (N), v4, rfc} (luo.md §7.2–§7.4): the command set and state machine of
+    /// /dev/liveupdate (LuoUapiV4.cs, LuoUapiRfc.cs).</summary>
+    public LuoUapi Uapi { get; init; } = LuoUapi.Simplified;
     /// <summary>TEST-ONLY deliberately wrong behaviours (<see cref="LuoMutant"/>); always None outside
     /// property-tests/.</summary>
     public LuoMutant Mutants { get; init; }
