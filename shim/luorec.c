@@ -25,7 +25,7 @@
 
 #include "luorec.h"
 
-#define LINE_CAP 24576
+#define LINE_CAP 40960
 #define HIDDEN_BASE 4096 /* hidden fds sit this far below the top of the fd space */
 
 int (*rec_real_open)(const char *, int, ...);
@@ -49,6 +49,7 @@ int (*rec_real_ioctl)(int, unsigned long, ...);
 int (*rec_real_ftruncate)(int, off_t);
 int (*rec_real_setrlimit)(int, const struct rlimit *);
 pid_t (*rec_real_fork)(void);
+pid_t (*rec_real_wait4)(pid_t, int *, int, struct rusage *);
 void (*rec_real__exit)(int);
 
 __thread int rec_depth;
@@ -102,6 +103,7 @@ void rec_resolve(void)
 	RESOLVE(rec_real_ftruncate, "ftruncate");
 	RESOLVE(rec_real_setrlimit, "setrlimit");
 	RESOLVE(rec_real_fork, "fork");
+	RESOLVE(rec_real_wait4, "wait4");
 	RESOLVE(rec_real__exit, "_exit");
 }
 

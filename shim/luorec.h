@@ -21,7 +21,7 @@
 #define REC_RETRIEVE_SESSION 0xBA01u
 #define REC_PRESERVE_FD 0xBA40u
 #define REC_RETRIEVE_FD 0xBA41u
-#define REC_WINDOW 4096u
+#define REC_WINDOW 8192u /* struct bytes recorded per ioctl (the model's argument region holds 8 KiB read-write) */
 
 enum rec_kind { REC_NONE = 0, REC_DEVICE = 1, REC_SESSION = 2, REC_MEMFD = 3 };
 
@@ -58,6 +58,7 @@ extern int (*rec_real_ioctl)(int, unsigned long, ...);
 extern int (*rec_real_ftruncate)(int, off_t);
 extern int (*rec_real_setrlimit)(int, const struct rlimit *);
 extern pid_t (*rec_real_fork)(void);
+extern pid_t (*rec_real_wait4)(pid_t, int *, int, struct rusage *);
 extern void (*rec_real__exit)(int);
 void rec_resolve(void);
 

@@ -460,6 +460,53 @@ REC_EXPORT pid_t fork(void)
 	return p;
 }
 
+/* A reaped child is gone, however it ended (a signal leaves no exit line): "waitpid(ARG) = PID". */
+static pid_t after_wait(pid_t want, pid_t rc, int e, uint64_t t0)
+{
+	char r[48];
+
+	rec_lock();
+	if (rc > 0)
+		rec_line(t0, rec_now(), "waitpid(%d) = %s", (int)want, result(rc, e, r, sizeof(r)));
+	rec_unlock();
+	rec_depth--;
+	errno = e;
+	return rc;
+}
+
+REC_EXPORT pid_t waitpid(pid_t pid, int *status, int options)
+{
+	uint64_t t0;
+	pid_t rc;
+
+	rec_resolve();
+	if (!rec_enabled())
+		return rec_real_wait4(pid, status, options, NULL);
+	rec_depth++;
+	t0 = rec_now();
+	rc = rec_real_wait4(pid, status, options, NULL);
+	return after_wait(pid, rc, errno, t0);
+}
+
+REC_EXPORT pid_t wait(int *status)
+{
+	return waitpid(-1, status, 0);
+}
+
+REC_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
+{
+	uint64_t t0;
+	pid_t rc;
+
+	rec_resolve();
+	if (!rec_enabled())
+		return rec_real_wait4(pid, status, options, ru);
+	rec_depth++;
+	t0 = rec_now();
+	rc = rec_real_wait4(pid, status, options, ru);
+	return after_wait(pid, rc, errno, t0);
+}
+
 REC_EXPORT void _exit(int status)
 {
 	rec_resolve();
@@ -527,8 +574,10 @@ REC_EXPORT int ioctl(int fd, unsigned long req, ...)
 		want = size < 4 ? 4 : size > REC_WINDOW ? REC_WINDOW : size;
 		readable = probe(arg, in, want, 0);
 		writable = readable ? probe(arg, in, readable, 1) : 0;
-		if (readable < want)
+		if (readable < want && readable < PAGE)
 			snprintf(place, sizeof(place), "ro|hole-%zu:", readable);
+		else if (size > REC_WINDOW && readable == REC_WINDOW && probe((char *)arg + REC_WINDOW, out, 1, 0) == 0)
+			snprintf(place, sizeof(place), "rw|ro-%u:", PAGE); /* the model's hole then starts at 8192 too */
 		else if (writable == 0)
 			snprintf(place, sizeof(place), "ro:");
 		else if (writable < readable)

@@ -214,7 +214,7 @@ public static partial class TraceFormat
             if (colon < 0) throw new TraceParseException(lineNo, "placement needs ':'");
             place = buf[1] == 'w' ? BufPlace.RwRo : BufPlace.RoHole;
             split = Int(buf[(buf.IndexOf('-', StringComparison.Ordinal) + 1)..colon], lineNo);
-            if (split is <= 0 or >= UserMemory.PageSize) throw new TraceParseException(lineNo, "split must be 1..4095");
+            if (split is <= 0 or > UserMemory.PageSize) throw new TraceParseException(lineNo, "split must be 1..4096");
             buf = buf[(colon + 1)..];
         }
         byte[] input = place == BufPlace.Hole && buf.Length == 0 ? [] : StructLayouts.Parse(cmd, buf, out string? err) ?? throw new TraceParseException(lineNo, err!);

@@ -10,7 +10,7 @@ public static partial class TraceFormat
     private static string N(ulong v) => v.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>True for the calls only version 2 has (recordings).</summary>
-    public static bool IsRecorded(TraceOp op) => op is StartOp or ForkOp or ExitOp or OpenAtOp or Dup2Op or DupFdOp
+    public static bool IsRecorded(TraceOp op) => op is StartOp or ForkOp or ExitOp or WaitOp or OpenAtOp or Dup2Op or DupFdOp
         or CloseRangeOp or SetrlimitBothOp or MemfdStateOp or ContentOp or StageEndOp;
 
     private static string? RecordedCall(TraceOp op) => op switch
@@ -18,6 +18,7 @@ public static partial class TraceFormat
         StartOp s => $"start({TraceText.Quote(Encoding.UTF8.GetBytes(s.Boot))}, {N(s.NofileSoft)}, {N(s.NofileHard)}, \"{string.Join(',', s.Fds.Select(f => I(f)))}\")",
         ForkOp => "fork()",
         ExitOp => "exit()",
+        WaitOp w => $"waitpid({I(w.Arg)})",
         OpenAtOp o => $"openat({I(o.DirFd)}, {TraceText.Quote(Encoding.UTF8.GetBytes(o.Path))}, {Flags(o.Flags, OpenFlagNames, "O_RDONLY")})",
         Dup2Op d => d.Three ? $"dup3({I(d.Fd)}, {I(d.To)}, 0x{d.Flags:x})" : $"dup2({I(d.Fd)}, {I(d.To)})",
         DupFdOp d => $"fcntl({I(d.Fd)}, {(d.CloseOnExec ? "F_DUPFD_CLOEXEC" : "F_DUPFD")}, {I(d.Min)})",
@@ -80,6 +81,7 @@ public static partial class TraceFormat
             }
             case "fork": Need(0); return new ForkOp();
             case "exit": Need(0); return new ExitOp();
+            case "waitpid": Need(1); return new WaitOp(Int(a[0], lineNo));
             case "openat": Need(3); return new OpenAtOp(Int(a[0], lineNo), Text(a[1], lineNo), ParseFlags(a[2], OpenFlagNames, lineNo));
             case "dup2": Need(2); return new Dup2Op(Int(a[0], lineNo), Int(a[1], lineNo), 0, false);
             case "dup3": Need(3); return new Dup2Op(Int(a[0], lineNo), Int(a[1], lineNo), Int(a[2], lineNo), true);

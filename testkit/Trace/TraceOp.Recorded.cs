@@ -26,6 +26,9 @@ public sealed record StartOp(string Boot, ulong NofileSoft, ulong NofileHard, IR
 
 /// <summary>Version 2: fork(); the result is the child's pid (written by the child before its own lines).</summary>
 public sealed record ForkOp : TraceOp;
+/// <summary>Version 2: waitpid/wait/wait4 reaped the child whose pid is the result (it is gone, even when a
+/// signal ended it without an exit line).</summary>
+public sealed record WaitOp(int Arg) : TraceOp;
 /// <summary>Version 2: the process ended through exit(), _exit() or a return from main.</summary>
 public sealed record ExitOp : TraceOp;
 /// <summary>Version 2: openat(dirfd, path, flags).</summary>

@@ -117,7 +117,7 @@ internal sealed partial class CheckRun
     }
 
     /// <summary>An fd the model does not model (another path, a pipe…): a /dev/null placeholder at that number.</summary>
-    private void Placeholder(Process p, int realFd)
+    private void Placeholder(Process p, int realFd, int flags)
     {
         if (p.FileOf(realFd) is { } old)
         {
@@ -125,14 +125,16 @@ internal sealed partial class CheckRun
                 throw Fail("fd number", $"fd {realFd.ToString(CultureInfo.InvariantCulture)} still holds {old.PathName}", $"a new file at fd {realFd.ToString(CultureInfo.InvariantCulture)}", "luo.md §3.10 (close)");
             _kernel.Close(p, realFd);
         }
-        PlaceholderAt(p, realFd);
+        PlaceholderAt(p, realFd, flags & (OpenFlags.O_PATH | OpenFlags.O_CLOEXEC));
     }
 
-    private void PlaceholderAt(Process p, int fd)
+    /// <summary>A /dev/null at <paramref name="fd"/>; with O_PATH it is as invalid for PRESERVE_FD as the
+    /// O_PATH fd it stands for (luo.md §3.6).</summary>
+    private void PlaceholderAt(Process p, int fd, int flags = 0)
     {
-        long got = _kernel.Open(p, "/dev/null", OpenFlags.O_RDONLY);
+        long got = _kernel.Open(p, "/dev/null", flags);
         if (got < 0 || got == fd) return;
-        _kernel.Dup2(p, (int)got, fd);
+        _kernel.Dup3(p, (int)got, fd, flags & OpenFlags.O_CLOEXEC);
         _kernel.Close(p, (int)got);
     }
 

@@ -111,6 +111,10 @@ internal sealed partial class CheckRun
                 _applied++;
                 if (_procs.Remove(op.Pid, out var gone)) _kernel.Exit(gone);
                 return;
+            case WaitOp:
+                _applied++;
+                if (observed.Value > 0 && _procs.Remove((int)observed.Value, out var reaped)) _kernel.Exit(reaped);
+                return;
             case StageEndOp se:
                 _applied++;
                 _notes.Add($"stage end \"{se.Why}\" (pid {op.Pid.ToString(CultureInfo.InvariantCulture)}): preserved memfd contents recorded");
@@ -127,7 +131,7 @@ internal sealed partial class CheckRun
                 Dup(Proc(op.Pid), d.Fd, observed.Value, p => d.Three ? _kernel.Dup3(p, d.Fd, d.To, d.Flags) : _kernel.Dup2(p, d.Fd, d.To));
                 return;
             case DupFdOp d:
-                Dup(Proc(op.Pid), d.Fd, observed.Value, p => _kernel.Fcntl(p, d.CloseOnExec ? FcntlCmd.F_DUPFD_CLOEXEC : FcntlCmd.F_DUPFD, d.Min));
+                Dup(Proc(op.Pid), d.Fd, observed.Value, p => _kernel.Fcntl(p, d.Fd, d.CloseOnExec ? FcntlCmd.F_DUPFD_CLOEXEC : FcntlCmd.F_DUPFD, d.Min));
                 return;
             case MemfdCreateOp m:
             {
@@ -204,7 +208,7 @@ internal sealed partial class CheckRun
         if (!IsDevice(path))
         {
             _applied++;
-            if (observed >= 0) Placeholder(p, (int)observed);
+            if (observed >= 0) Placeholder(p, (int)observed, flags);
             return;
         }
         long rc = _kernel.Open(p, KernelBoot.LiveupdatePath, flags);
