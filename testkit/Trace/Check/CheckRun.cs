@@ -20,6 +20,8 @@ internal sealed partial class CheckRun
     /// <summary>Stage-end contents seen in this boot / handed over from the previous boot.</summary>
     private Dictionary<(string, ulong), (long Size, byte[] Hash)> _stageEnd = [];
     private Dictionary<(string, ulong), (long Size, byte[] Hash)> _incoming = [];
+    /// <summary>Files handed over whose size and position the model knows (stage-end line, or no fd open at the kexec).</summary>
+    private HashSet<(string, ulong)> _stateKnown = [];
     /// <summary>Retrieved model files of this boot and the (session, token) they came from.</summary>
     private readonly Dictionary<OpenFile, (string, ulong)> _retrieved = [];
     private readonly List<string> _notes = [];
@@ -186,6 +188,8 @@ internal sealed partial class CheckRun
             if (rc < 0)
                 throw Fail("kexec", $"reboot(LINUX_REBOOT_CMD_KEXEC) = {V(rc)}: the model refuses to serialize", $"the machine kexec'ed ({why})", "luo.md §4 (reboot path)");
         }
+        _stateKnown = [.. _preserved.Where(kv => _stageEnd.ContainsKey(kv.Key)
+            || !_procs.Values.Any(p => p.OpenFds.Any(fd => ReferenceEquals(p.FileOf(fd), kv.Value)))).Select(kv => kv.Key)];
         _kernel = _kernel.Kexec();
         if (_kernel.Panicked)
             throw Fail("kexec", $"the next kernel panics at boot ({_kernel.Outcome.PanicReason})", $"the machine booted ({why})", "luo.md §5.7");
