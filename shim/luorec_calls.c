@@ -551,8 +551,8 @@ static size_t probe(void *addr, void *buf, size_t len, int write_back)
 
 REC_EXPORT int ioctl(int fd, unsigned long req, ...)
 {
-	static unsigned char in[REC_WINDOW], out[REC_WINDOW];
-	static char inh[2 * REC_WINDOW + 64], outh[2 * REC_WINDOW + 64];
+	static __thread unsigned char in[REC_WINDOW], out[REC_WINDOW]; /* used outside the lock */
+	static char inh[2 * REC_WINDOW + 64], outh[2 * REC_WINDOW + 64]; /* used under the lock */
 	va_list ap;
 	void *arg;
 	uint32_t size = 0, cmd = (uint32_t)req;

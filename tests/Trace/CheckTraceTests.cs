@@ -265,4 +265,23 @@ public class CheckTraceTests
         var bad = TraceChecker.Check(TraceFormat.Parse(text.Replace("=> \"abc\"", "=> \"abd\"", StringComparison.Ordinal)));
         Assert.Equal(12, bad.Divergence!.Entry.Line);
     }
+
+    /// <summary>Hostile numbers end in a divergence, not in a hang or an exception.</summary>
+    [Fact]
+    public void Hostile_fd_numbers_and_sizes_are_bounded()
+    {
+        const string text = """
+            luo-trace 2
+            [7 @1+1] start("b", 1048576, 1048576, "0,1,2,2000000000") = 0
+            [7 @2+1] memfd_create("m", 0) = 3
+            [7 @3+1] memfd_state(3) = 9223372036854775807 => pos=0
+            [7 @4+1] open("/etc/passwd", 0x0) = 2147483647
+            [7 @9+1] open("/dev/liveupdate", O_RDWR) = 2000000000
+            """;
+        var r = TraceChecker.Check(TraceFormat.Parse(text));
+        Assert.Equal(6, r.Divergence!.Entry.Line);
+        Assert.Equal("fd number", r.Divergence.What);
+        Assert.Contains(r.Notes, n => n.Contains("inherited fds above 65535 are not mirrored", StringComparison.Ordinal));
+        Assert.Contains(r.Notes, n => n.Contains("is not resized in the model", StringComparison.Ordinal));
+    }
 }

@@ -9,6 +9,8 @@ internal sealed partial class CheckRun
 {
     /// <summary>Offset of the fd field in the CREATE/RETRIEVE_SESSION, PRESERVE_FD and RETRIEVE_FD structs (luo.md §3.3).</summary>
     private const int FdFieldOffset = 4;
+    /// <summary>Largest memfd size the checker gives a model memfd (1 GiB, the model machine's DRAM).</summary>
+    private const long MaxMemfdBytes = 1L << 30;
 
     /// <summary>The spec section of an ioctl command.</summary>
     internal static string SpecOf(uint cmd) => cmd switch
@@ -99,6 +101,9 @@ internal sealed partial class CheckRun
     private void Place(Process p, int modelFd, int realFd, string spec)
     {
         if (modelFd == realFd) return;
+        if (realFd > MaxFd || (ulong)realFd >= p.NofileSoft)
+            throw Fail("fd number", $"fd {modelFd.ToString(CultureInfo.InvariantCulture)} (the lowest free)", $"fd {realFd.ToString(CultureInfo.InvariantCulture)}, at or above RLIMIT_NOFILE ({p.NofileSoft.ToString(CultureInfo.InvariantCulture)})",
+                spec + "; fds are the lowest free number below RLIMIT_NOFILE");
         var occupant = p.FileOf(realFd);
         if (_options.StrictFds || IsLuoFile(occupant))
         {
@@ -119,6 +124,7 @@ internal sealed partial class CheckRun
     /// <summary>An fd the model does not model (another path, a pipe…): a /dev/null placeholder at that number.</summary>
     private void Placeholder(Process p, int realFd, int flags)
     {
+        if (realFd > MaxFd) return;
         if (p.FileOf(realFd) is { } old)
         {
             if (IsLuoFile(old) && _options.StrictFds)
@@ -142,6 +148,11 @@ internal sealed partial class CheckRun
     private void ApplyState(Process p, int fd, long size, long pos)
     {
         if (p.FileOf(fd) is not MemfdFile m) return;
+        if (size is < 0 or > MaxMemfdBytes)
+        {
+            _notes.Add(string.Create(CultureInfo.InvariantCulture, $"line {_entry.Line}: memfd {fd} of {size} bytes is not resized in the model"));
+            return;
+        }
         if (m.Inode.Size != size && _kernel.Ftruncate(p, fd, size) is < 0 and var rc)
             _notes.Add(string.Create(CultureInfo.InvariantCulture, $"line {_entry.Line}: the model cannot give memfd {fd} its recorded size {size} (ftruncate = {V(rc)})"));
         if (m.Position != pos) _kernel.Lseek(p, fd, pos, MemfdConsts.SEEK_SET);
@@ -206,6 +217,7 @@ internal sealed partial class CheckRun
         switch (op)
         {
             case WriteOp w:
+                if (w.Data.Length > 2 * UserMemory.PageSize) throw new ArgumentException("write data over 8 KiB");
                 p.Memory.Poke(region, w.Data);
                 r = new(_kernel.Write(p, w.Fd, region, (ulong)w.Data.Length));
                 break;

@@ -61,6 +61,12 @@ internal sealed partial class CheckRun
                 div = d.Divergence;
                 break;
             }
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+            {
+                // a recording the model cannot follow at all (e.g. calls into a boot that already ended)
+                div = new CheckDivergence(_pos, _entry, "the model cannot run this call", "no such state in the model", e.Message, "docs/trace-format.md §8.1");
+                break;
+            }
         }
         if (_gaps > 0)
             _notes.Add(string.Create(CultureInfo.InvariantCulture, $"{_gaps} fd number gap(s) filled: fds created or closed by calls the recorder does not see (pipes, sockets, libc-internal opens); --strict-fds reports them"));
@@ -171,7 +177,9 @@ internal sealed partial class CheckRun
         }
         var p = NewProcess(s.Pid);
         _kernel.SetrlimitNofile(p, s.NofileSoft == 0 ? p.NofileSoft : s.NofileSoft, s.NofileHard == 0 ? p.NofileHard : s.NofileHard);
-        int top = s.Fds.Count == 0 ? -1 : s.Fds.Max();
+        int top = s.Fds.Count == 0 ? -1 : Math.Min(s.Fds.Max(), MaxFd);
+        if (s.Fds.Count > 0 && s.Fds.Max() > MaxFd)
+            _notes.Add(string.Create(CultureInfo.InvariantCulture, $"line {_entry.Line}: inherited fds above {MaxFd} are not mirrored"));
         for (int fd = 0; fd <= top; fd++)
             if (_kernel.Open(p, "/dev/null", OpenFlags.O_RDONLY) < 0) break;
         for (int fd = 0; fd <= top; fd++)
@@ -242,6 +250,9 @@ internal sealed partial class CheckRun
         if (!IsLuoFile(p.FileOf(fd)) && observed < 0) { _applied++; return; }
         Result(rc, observed, "dup(2) of an LUO fd (luo.md §3.10)");
     }
+
+    /// <summary>Highest fd number the checker mirrors with placeholders (bounds the work a hostile trace causes).</summary>
+    internal const int MaxFd = 65535;
 
     internal static bool IsLuoFile(OpenFile? f) => f is DeviceFile or SessionFile or MemfdFile;
 }
