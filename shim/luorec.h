@@ -92,6 +92,8 @@ void rec_preserved(int session_fd, int fd, uint64_t token);
 void rec_stage_end(const char *why);
 void rec_after_fork_child(void);
 size_t rec_fd_list(char *buf, size_t cap);
+/* "N", "-1 ENAME" or "-E" into buf */
+const char *rec_result(long rc, int e, char *buf, size_t cap);
 void rec_exit_hook(void);
 
 #endif
