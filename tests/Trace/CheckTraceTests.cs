@@ -284,4 +284,22 @@ public class CheckTraceTests
         Assert.Contains(r.Notes, n => n.Contains("inherited fds above 65535 are not mirrored", StringComparison.Ordinal));
         Assert.Contains(r.Notes, n => n.Contains("is not resized in the model", StringComparison.Ordinal));
     }
+
+    /// <summary>An exec keeps the device fd opened without O_CLOEXEC (still in use) and drops a session fd.</summary>
+    [Fact]
+    public void An_exec_keeps_fds_without_close_on_exec()
+    {
+        const string text = """
+            luo-trace 2
+            [7 @1+1] start("b", 1024, 4096, "0,1,2") = 0
+            [7 @2+1] open("/dev/liveupdate", O_RDWR) = 3
+            [7 @3+1] ioctl(3, CREATE_SESSION, {size=72, name="s"}) = 0 => {size=72, fd=4, name="s"}
+            [7 @4+1] start("b", 1024, 4096, "0,1,2,3") = 0
+            [7 @5+1] open("/dev/liveupdate", O_RDWR) = -1 EBUSY
+            [7 @6+1] ioctl(3, CREATE_SESSION, {size=72, name="s"}) = 0 => {size=72, fd=4, name="s"}
+            """;
+        var r = TraceChecker.Check(TraceFormat.Parse(text));
+        Assert.True(r.Ok, r.Describe());
+        Assert.Contains(r.Notes, n => n == "pid 7 started again at line 5 (exec): its close-on-exec fds are closed");
+    }
 }

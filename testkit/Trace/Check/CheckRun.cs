@@ -170,10 +170,15 @@ internal sealed partial class CheckRun
         _applied++;
         if (_boot is not null && s.Boot != _boot) Kexec($"boot id \"{_boot}\" → \"{s.Boot}\"");
         _boot = s.Boot;
-        if (_procs.Remove(s.Pid, out var old))
+        if (_procs.TryGetValue(s.Pid, out var old))
         {
-            _kernel.Exit(old);
-            _notes.Add(string.Create(CultureInfo.InvariantCulture, $"pid {s.Pid} started again (exec): modelled as a new process holding placeholders"));
+            // exec: close-on-exec fds are gone, the others (an LUO device opened without O_CLOEXEC) stay
+            foreach (int fd in old.OpenFds.ToList())
+                if (old.IsCloseOnExec(fd) || !s.Fds.Contains(fd)) _kernel.Close(old, fd);
+            foreach (int fd in s.Fds)
+                if (fd <= MaxFd && old.FileOf(fd) is null) PlaceholderAt(old, fd);
+            _notes.Add(string.Create(CultureInfo.InvariantCulture, $"pid {s.Pid} started again at line {_entry.Line} (exec): its close-on-exec fds are closed"));
+            return;
         }
         var p = NewProcess(s.Pid);
         _kernel.SetrlimitNofile(p, s.NofileSoft == 0 ? p.NofileSoft : s.NofileSoft, s.NofileHard == 0 ? p.NofileHard : s.NofileHard);
