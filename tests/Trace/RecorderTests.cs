@@ -142,6 +142,61 @@ public class RecorderTests(ITestOutputHelper log)
         Assert.StartsWith("reply bytes (first difference at offset 4", bad.Divergence.What, StringComparison.Ordinal);
     }
 
+    /// <summary>The workload's explicit stage-end call hashes a preserved memfd as it is then, not as it was at
+    /// PRESERVE_FD; without LUOREC_FILE the recorder records nothing and changes nothing.</summary>
+    [GccFact]
+    public void The_stage_end_helper_hashes_preserved_memfds_at_the_marker()
+    {
+        using var rig = new Rig(BuildLibs());
+        string src = Path.Combine(rig.Work, "helper.c");
+        File.WriteAllText(src, """
+            #include <dlfcn.h>
+            #include <fcntl.h>
+            #include <stdio.h>
+            #include <string.h>
+            #include <unistd.h>
+            #include <libclient.h>
+            int main(void)
+            {
+                void (*mark)(const char *) = (void (*)(const char *))dlsym(RTLD_DEFAULT, "luorec_stage_end");
+                int dev = open(DEVICE, O_RDWR), s = cl_create(dev, "helper"), m = cl_memfd_with("h", "before", 4096);
+                if (dev < 0 || s < 0 || m < 0 || cl_preserve(s, m, 9) < 0)
+                    return 1;
+                if (pwrite(m, "after!", 6, 0) != 6)
+                    return 1;
+                if (mark)
+                    mark("helper");
+                printf("mark %s\n", mark ? "found" : "absent");
+                return 0;
+            }
+            """);
+        string bin = rig.Build("helper", src);
+        rig.Control.Reset();
+        string trace = Path.Combine(rig.Work, "helper.trace");
+        var run = rig.Run(bin, trace, "1", false);
+        Assert.True(run.ExitCode == 0 && run.Output.Contains("mark found", StringComparison.Ordinal), run.Output + run.Error);
+        var t = TraceFormat.Parse(File.ReadAllText(trace));
+        Assert.Contains(t.Entries, e => e.Op is StageEndOp { Why: "helper" });
+        var page = new byte[4096];
+        "after!"u8.CopyTo(page);
+        var c = t.Entries.Single(e => e.Op is ContentOp { Session: "helper", Token: 9 });
+        Assert.Equal(4096, c.Result.Value);
+        Assert.Equal(System.Security.Cryptography.SHA256.HashData(page), c.Result.Facts!.Sha256);
+        var st = t.Entries.Single(e => e.Op is MemfdStateOp);
+        Assert.Equal(4096, st.Result.Value);
+        Assert.True(TraceChecker.Check(t).Ok);
+
+        // LUOREC_FILE unset: no file, same behaviour
+        rig.Control.Reset();
+        var env = new Dictionary<string, string>
+        {
+            ["LD_PRELOAD"] = Path.Combine(Path.GetDirectoryName(rig.Lib)!, "librecorder.so") + ":" + rig.Lib,
+            [DaemonOptions.SocketEnvironmentVariable] = rig.Sock,
+        };
+        var plain = Tools.Run(bin, [], rig.Work, env, TimeSpan.FromMinutes(1));
+        Assert.True(plain.ExitCode == 0 && plain.Output.Contains("mark found", StringComparison.Ordinal), plain.Output + plain.Error);
+    }
+
     /// <summary>A preset of <c>luo check-trace --variant</c>.</summary>
     private sealed class KernelConfigFor(string preset)
     {
