@@ -125,7 +125,7 @@ public sealed class MemfdHandler : LiveupdateFileHandler
             Errno p = Faults.Check(FaultPoint.MemfdFolioPreserve);
             if (p == Errno.Ok) p = Kho.PreserveFolio(new Folio(pfn, 0));
             if (p != Errno.Ok) return p;
-            uint flags = Version == MemfdVersion.V2 || inode.Dirty.Contains(idx)
+            uint flags = Version == MemfdVersion.V2 || inode.IsDirty(idx)
                 ? MemfdLuoFolioSer.FlagDirty | MemfdLuoFolioSer.FlagUptodate
                 : MemfdLuoFolioSer.FlagUptodate;
             var f = new MemfdLuoFolioSer(pfn, flags, idx);
@@ -246,8 +246,7 @@ public sealed class MemfdHandler : LiveupdateFileHandler
             }
             Errno inj = Faults.Check(FaultPoint.MemfdFolioRestore);
             if (inj != Errno.Ok || !Kho.RestoreFolio(f.Pfn << PhysicalArena.PageShift, out _)) { err = Errno.EIO; continue; }
-            inode.InsertPage(f.Index, f.Pfn);
-            if ((f.Flags & MemfdLuoFolioSer.FlagDirty) != 0) inode.Dirty.Add(f.Index);
+            inode.InsertPage(f.Index, f.Pfn, (f.Flags & MemfdLuoFolioSer.FlagDirty) != 0);
         }
         FreeArray(area);
         return err;
