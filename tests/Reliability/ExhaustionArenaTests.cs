@@ -271,6 +271,33 @@ public class ExhaustionArenaTests
         Assert.Equal(8, x.FreePages);
         Assert.Equal(keys, kho.PreservedBlocks());
     }
+
+    /// <summary>kho_preserve_pages at OOM (kho.md §2.3, §5 item 7): a 6-page run at pfn ≡ 2 (mod 4) splits into
+    /// an order-1 and an order-2 block, each the first key of its order (5 new radix pages each). With 7 free
+    /// pages the second block fails ENOMEM; the first key is removed again, so the key set is unchanged, while
+    /// the node pages of the first block stay (nodes are never reclaimed).</summary>
+    [Fact]
+    public void Kho_preserve_pages_enomem_is_all_or_nothing_on_the_key_set()
+    {
+        var x = new ExhaustionKit();
+        var kho = x.K.Kho;
+        x.Exhaust();
+        const ulong Pfn = 0x202;
+        Assert.Equal([1, 2], new[] { LuoModel.Kho.Kho.SplitOrder(Pfn, Pfn + 6), LuoModel.Kho.Kho.SplitOrder(Pfn + 2, Pfn + 6) });
+        x.SetFree(7);
+        var keys = kho.PreservedBlocks();
+        int nodes = kho.Tree!.NodePages.Count;
+        Assert.Equal(Errno.ENOMEM, kho.PreservePages(Pfn, 6));
+        Assert.Equal(keys, kho.PreservedBlocks());
+        Assert.Equal(nodes + 5, kho.Tree.NodePages.Count);
+        Assert.Equal(2, x.FreePages);
+        x.SetFree(5);
+        Assert.Equal(Errno.Ok, kho.PreservePages(Pfn, 6));
+        Assert.Equal(0, x.FreePages);
+        Assert.Equal(keys.Count + 2, kho.PreservedBlocks().Count);
+        Assert.Equal(Errno.Ok, kho.UnpreservePages(Pfn, 6));
+        Assert.Equal(keys, kho.PreservedBlocks());
+    }
 }
 
 /// <summary>Measured figures quoted in docs/reliability.md (asserted by the tests that produce them).</summary>
