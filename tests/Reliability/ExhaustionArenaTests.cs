@@ -125,6 +125,38 @@ public class ExhaustionArenaTests
         Assert.Equal(6, x.FreePages);
     }
 
+    /// <summary>An FLB linked to the memfd handler is preserved (0→1) before the handler runs (luo.md §3.6 step 6);
+    /// when the memfd then runs out of memory the FLB is unpreserved again (1→0) and its count is back to 0.</summary>
+    [Fact]
+    public void Preserve_enomem_after_flb_preserve_unpreserves_the_flb()
+    {
+        var x = new ExhaustionKit();
+        var flb = new CallCountingFlb("exhaustion-flb");
+        Assert.Equal(Errno.Ok, x.K.Luo.RegisterFlb(x.K.Luo.FindHandler("memfd-v2")!, flb));
+        int dev = x.OpenDev();
+        int s = x.Create(dev, "s");
+        int m = x.DataMemfd(1, 1);
+        x.Exhaust();
+        x.SetFree(2);                                          // block and record; the folio array fails
+        var before = x.Snap();
+        Assert.Equal(ENOMEM, LuoSyscalls.PreserveFd(x.K, x.P, s, m, 1));
+        Assert.Equal(before, x.Snap());
+        Assert.Equal((1, 1, 0L), (flb.Preserves, flb.Unpreserves, flb.OutgoingCount));
+        x.SetFree(4);
+        Assert.Equal(0, LuoSyscalls.PreserveFd(x.K, x.P, s, m, 1));
+        Assert.Equal((2, 1, 1L), (flb.Preserves, flb.Unpreserves, flb.OutgoingCount));
+    }
+
+    private sealed class CallCountingFlb(string name) : LiveupdateFlb(name)
+    {
+        public int Preserves { get; private set; }
+        public int Unpreserves { get; private set; }
+        public override Errno Preserve(LiveupdateFlbOpArgs args) { Preserves++; args.Data = 0xF1; return Errno.Ok; }
+        public override void Unpreserve(LiveupdateFlbOpArgs args) => Unpreserves++;
+        public override Errno Retrieve(LiveupdateFlbOpArgs args) => Errno.Ok;
+        public override void Finish(LiveupdateFlbOpArgs args) { }
+    }
+
     /// <summary>File block growth at the 64th file (63 per block): ENOMEM with nothing changed, then success.</summary>
     [Fact]
     public void Preserve_enomem_at_the_64th_file_block_growth()
