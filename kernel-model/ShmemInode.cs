@@ -96,9 +96,16 @@ public sealed partial class ShmemInode
 
     internal void WritePage(ulong index, int offset, ReadOnlySpan<byte> src)
     {
-        if (!AllocPage(index, out ulong pfn)) throw new InsufficientMemoryException("shmem page allocation failed (model OOM)");
+        if (!TryWritePage(index, offset, src)) throw new InsufficientMemoryException("shmem page allocation failed (model OOM)");
+    }
+
+    /// <summary>shmem_write_begin/end for one page: false (nothing written) when the page cannot be allocated.</summary>
+    private bool TryWritePage(ulong index, int offset, ReadOnlySpan<byte> src)
+    {
+        if (!AllocPage(index, out ulong pfn)) return false;
         _kho.Arena.Write((pfn << PhysicalArena.PageShift) + (ulong)offset, src);
         _pages.MarkDirty(index);
+        return true;
     }
 
     /// <summary>Reads file bytes [pos, pos+dst.Length) (caller clips to size).</summary>
@@ -114,17 +121,21 @@ public sealed partial class ShmemInode
         }
     }
 
-    /// <summary>Writes file bytes (caller has checked seals and size rules).</summary>
-    internal void WriteBytes(long pos, ReadOnlySpan<byte> src)
+    /// <summary>Writes file bytes (caller has checked seals and size rules) page by page, as
+    /// generic_perform_write() does: stops at the first page that cannot be allocated and returns the number of
+    /// bytes written before it (0 = nothing written, the caller reports ENOMEM).</summary>
+    internal int WriteBytes(long pos, ReadOnlySpan<byte> src)
     {
-        for (int done = 0; done < src.Length;)
+        int done = 0;
+        while (done < src.Length)
         {
             long a = pos + done;
             int off = (int)(a % UserMemory.PageSize);
             int n = Math.Min(UserMemory.PageSize - off, src.Length - done);
-            WritePage((ulong)(a / UserMemory.PageSize), off, src.Slice(done, n));
+            if (!TryWritePage((ulong)(a / UserMemory.PageSize), off, src.Slice(done, n))) break;
             done += n;
         }
+        return done;
     }
 
     /// <summary>Truncate to <paramref name="size"/>: pages wholly beyond are freed, the partial tail zeroed.</summary>
