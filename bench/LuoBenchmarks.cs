@@ -10,7 +10,7 @@ namespace LuoModel.Bench;
 
 /// <summary>
 /// Handover byte counts of an S×F case (sessions × one-page memfds), computed from the parameters in the host
-/// process. Two counts (bench/README.luo.md gives the formulas):
+/// process. Two counts (bench/README.md, section LUO, gives the formulas):
 /// <list type="bullet">
 /// <item><see cref="Written"/>: the bytes liveupdate_reboot() stores — root sessions_pa, FLB header, each block
 /// header count, the 80-byte session and 64-byte file entries, and memfd_luo_freeze()'s pos field. The memcpy
