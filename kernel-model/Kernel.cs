@@ -47,9 +47,11 @@ public sealed partial class Kernel
     /// Model-only "mm lock": stands for the leaf locks below LUO that the model does not split (KHO's trackers,
     /// the page allocator's zone lock, shmem inode locks, the handlers' and FLBs' own mutexes, fault injection).
     /// Always the innermost sleeping lock: it is taken after serialize_lock, the session list rwsem, the session
-    /// and file mutexes and register_lock, never before them, so it adds no lock-order cycle.
+    /// and file mutexes and register_lock, never before them, so it adds no lock-order cycle. Its acquisitions
+    /// are numbered (<see cref="KernelMutex.LastTicketOnThisThread"/>): every change of LUO, KHO or memfd state
+    /// happens inside one, so the numbers give the order in which concurrent operations took effect.
     /// </summary>
-    internal KernelMutex Mm { get; } = new("model:mm");
+    internal KernelMutex Mm { get; } = new("model:mm", ticketed: true);
 
     private Kernel(KernelConfig config, Kho.Kho kho, int bootNumber)
     {

@@ -41,9 +41,22 @@ public static class KernelScheduler
 public sealed class KernelMutex
 {
     private readonly Lock _lock = new();
+    private readonly bool _ticketed;
+    private long _tickets;
+    private int _depth; // recursion depth, only touched by the holder
+    [ThreadStatic] private static long t_lastTicket;
 
-    /// <summary>Creates a lock named after its kernel symbol.</summary>
-    public KernelMutex(string name) => Name = name;
+    /// <summary>Creates a lock named after its kernel symbol. A <paramref name="ticketed"/> lock numbers its
+    /// outermost acquisitions (model-only, for linearisation checks: see <see cref="LastTicketOnThisThread"/>).</summary>
+    public KernelMutex(string name, bool ticketed = false)
+    {
+        Name = name;
+        _ticketed = ticketed;
+    }
+
+    /// <summary>Model-only: the number of the last outermost acquisition of a ticketed lock by this thread
+    /// (1, 2, … per lock in acquisition order; 0 = none yet).</summary>
+    public static long LastTicketOnThisThread => t_lastTicket;
 
     /// <summary>The kernel symbol (for traces and the scheduler's log).</summary>
     public string Name { get; }
@@ -55,18 +68,19 @@ public sealed class KernelMutex
     public void Enter()
     {
         var s = KernelScheduler.Current;
-        if (s is null)
+        if (s is null) _lock.Enter();
+        else
         {
-            _lock.Enter();
-            return;
+            s.YieldPoint(this);
+            while (!_lock.TryEnter()) s.Block(this);
         }
-        s.YieldPoint(this);
-        while (!_lock.TryEnter()) s.Block(this);
+        if (_depth++ == 0 && _ticketed) t_lastTicket = ++_tickets;
     }
 
     /// <summary>mutex_unlock().</summary>
     public void Exit()
     {
+        _depth--;
         _lock.Exit();
         KernelScheduler.Current?.Wake(this);
     }
@@ -105,9 +119,16 @@ public sealed class KernelRwSem
     private bool _writer;
     private int _writersWaiting;
     private volatile bool _frozen;
+    private long _tickets;
+    [ThreadStatic] private static long t_lastTicket;
 
     /// <summary>Creates a lock named after its kernel symbol.</summary>
     public KernelRwSem(string name) => Name = name;
+
+    /// <summary>Model-only: the number of the last acquisition (shared or exclusive) of any rw_semaphore by this
+    /// thread, counted per lock in acquisition order (0 = none yet). A reader whose ticket is below the
+    /// freezing writer's entered before it.</summary>
+    public static long LastTicketOnThisThread => t_lastTicket;
 
     /// <summary>The kernel symbol.</summary>
     public string Name { get; }
@@ -127,7 +148,7 @@ public sealed class KernelRwSem
                 lock (_gate)
                 {
                     if (_frozen) return false;
-                    if (!_writer) { _readers++; return true; }
+                    if (!_writer) { _readers++; t_lastTicket = ++_tickets; return true; }
                 }
                 s.Block(this);
             }
@@ -137,7 +158,7 @@ public sealed class KernelRwSem
             while (true)
             {
                 if (_frozen) return false;
-                if (!_writer && _writersWaiting == 0) { _readers++; return true; }
+                if (!_writer && _writersWaiting == 0) { _readers++; t_lastTicket = ++_tickets; return true; }
                 Monitor.Wait(_gate);
             }
         }
@@ -166,7 +187,7 @@ public sealed class KernelRwSem
                 lock (_gate)
                 {
                     if (_frozen) return false;
-                    if (!_writer && _readers == 0) { _writer = true; return true; }
+                    if (!_writer && _readers == 0) { _writer = true; t_lastTicket = ++_tickets; return true; }
                 }
                 s.Block(this);
             }
@@ -179,7 +200,7 @@ public sealed class KernelRwSem
                 while (true)
                 {
                     if (_frozen) return false;
-                    if (!_writer && _readers == 0) { _writer = true; return true; }
+                    if (!_writer && _readers == 0) { _writer = true; t_lastTicket = ++_tickets; return true; }
                     Monitor.Wait(_gate);
                 }
             }
