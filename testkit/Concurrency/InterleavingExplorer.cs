@@ -7,7 +7,7 @@ namespace LuoModel.Testkit.Concurrency;
 /// <param name="Strategy">Strategy label.</param>
 /// <param name="Schedules">Schedules run.</param>
 /// <param name="Distinct">Distinct schedules among them (by their choice sequences).</param>
-/// <param name="SerialOrders">Serial orders (interleavings of the tasks' steps) the results were compared with.</param>
+/// <param name="SerialOrders">Serial orders (interleavings of the tasks' atomic parts) the results were compared with.</param>
 /// <param name="SerialOutcomes">Distinct outcomes of those serial orders.</param>
 /// <param name="Outcomes">Distinct outcomes seen under the scheduler.</param>
 /// <param name="Complete">True when an exhaustive (bounded DFS) search finished.</param>
@@ -27,22 +27,24 @@ public sealed record ExplorationReport(string Scenario, string Strategy, int Sch
 /// </summary>
 public static class InterleavingExplorer
 {
-    /// <summary>Every interleaving of the tasks' steps that keeps each task's program order, as (task, step)
-    /// sequences.</summary>
-    public static List<List<(int Task, int Step)>> SerialOrders(RaceScenario scenario)
+    /// <summary>Every interleaving of the tasks' atomic parts (<see cref="RaceStep.Parts"/>) that keeps each
+    /// task's program order, as (task, step, part) sequences.</summary>
+    public static List<List<(int Task, int Step, int Part)>> SerialOrders(RaceScenario scenario)
     {
         ArgumentNullException.ThrowIfNull(scenario);
-        var all = new List<List<(int, int)>>();
-        var next = new int[scenario.Tasks.Count];
-        var cur = new List<(int, int)>();
+        var parts = scenario.Tasks.Select(steps => steps.SelectMany((st, j) => st.Parts.Select((_, q) => (j, q))).ToList()).ToList();
+        var all = new List<List<(int, int, int)>>();
+        var next = new int[parts.Count];
+        var cur = new List<(int, int, int)>();
         void Rec()
         {
             bool any = false;
             for (int t = 0; t < next.Length; t++)
             {
-                if (next[t] >= scenario.Tasks[t].Count) continue;
+                if (next[t] >= parts[t].Count) continue;
                 any = true;
-                cur.Add((t, next[t]++));
+                var (j, q) = parts[t][next[t]++];
+                cur.Add((t, j, q));
                 Rec();
                 next[t]--;
                 cur.RemoveAt(cur.Count - 1);
@@ -72,7 +74,7 @@ public static class InterleavingExplorer
         {
             var w = scenario.Setup(scenario.Tasks.Count);
             var results = new long[off[^1]];
-            foreach (var (t, s) in order) results[off[t] + s] = scenario.Tasks[t][s].Run(w, t);
+            foreach (var (t, s, q) in order) results[off[t] + s] = scenario.Tasks[t][s].Parts[q](w, t);
             set.Add(RaceScenarios.Digest(w, results));
         }
         return set;

@@ -20,6 +20,12 @@ public sealed class RaceWorld
     /// <summary>Per task: the fd its last open/create step got (-1 = none).</summary>
     public int[] TaskFd { get; }
 
+    private Process? _holder;
+
+    /// <summary>A second process standing for "the closing thread still holds the description" between the two
+    /// atomic parts of a close (fd removed, then the release) in serial orders.</summary>
+    public Process Holder => _holder ??= Target.Kernel.CreateProcess();
+
     /// <summary>The machine.</summary>
     public TraceTarget Target { get; private set; }
     /// <summary>fds made by the setup, by name.</summary>
@@ -33,6 +39,7 @@ public sealed class RaceWorld
         long rc = Target.Execute(new KexecOp()).Value;
         if (rc != 0) throw new InvalidOperationException($"kexec = {rc}");
         Fds.Clear();
+        _holder = null;
         Buffers = UserCalls.MapBuffers(Target.Process, Buffers.Length);
     }
 
@@ -43,7 +50,13 @@ public sealed class RaceWorld
 /// <param name="Name">Label for reports.</param>
 /// <param name="Run">Runs the call as task <c>i</c> (its buffer) and returns the result; fd numbers must be
 /// normalised away (they are not linearisable: fd reservation is its own atomic step).</param>
-public sealed record RaceStep(string Name, Func<RaceWorld, int, long> Run);
+/// <param name="SerialParts">When the call is not one atomic step in the kernel, the atomic parts the serial
+/// orders interleave instead of <paramref name="Run"/> (the step's result is the last part's).</param>
+public sealed record RaceStep(string Name, Func<RaceWorld, int, long> Run, IReadOnlyList<Func<RaceWorld, int, long>>? SerialParts = null)
+{
+    /// <summary>The atomic parts of the step for the serial orders.</summary>
+    public IReadOnlyList<Func<RaceWorld, int, long>> Parts => SerialParts ?? [Run];
+}
 
 /// <summary>A small race: setup, then concurrent tasks, each a sequence of steps.</summary>
 /// <param name="Name">Scenario name.</param>
@@ -87,7 +100,25 @@ public static class RaceScenarios
     private static RaceStep Preserve(string session, string file, ulong token) => new($"preserve({session},{file},{token})", (w, i) =>
         UserCalls.PreserveFd(w.Target.Kernel, w.Target.Process, w.Buffers[i], w.Fds[session], w.Fds[file], token));
 
-    private static RaceStep Close(string fd) => new($"close({fd})", (w, i) => w.Target.Kernel.Close(w.Target.Process, w.Fds[fd]));
+    private static RaceStep RetrieveFd(string session, ulong token) => new($"retrieve_fd({session},{token})", (w, i) =>
+        UserCalls.RetrieveFd(w.Target.Kernel, w.Target.Process, w.Buffers[i], w.Fds[session], token, out _));
+
+    private static RaceStep Finish(string session) => new($"finish({session})", (w, i) =>
+        UserCalls.Finish(w.Target.Kernel, w.Target.Process, w.Buffers[i], w.Fds[session]));
+
+    /// <summary>close(): in the kernel two atomic parts — the fd leaves the table (file_lock), then the last
+    /// reference's release runs (under serialize_lock for a session) — and another thread may run between them.</summary>
+    private static RaceStep Close(string fd) => new($"close({fd})", (w, i) => w.Target.Kernel.Close(w.Target.Process, w.Fds[fd]),
+    [
+        (w, i) =>
+        {
+            var k = w.Target.Kernel;
+            long h = k.PassFd(w.Target.Process, w.Fds[fd], w.Holder);
+            w.TaskFd[i] = (int)h;
+            return h < 0 ? h : k.Close(w.Target.Process, w.Fds[fd]);
+        },
+        (w, i) => w.TaskFd[i] < 0 ? w.TaskFd[i] : w.Target.Kernel.Close(w.Holder, w.TaskFd[i]),
+    ]);
 
     private static RaceStep Reboot() => new("reboot", (w, i) => w.Target.Kernel.Reboot(w.Target.Process, KernelBoot.LINUX_REBOOT_CMD_KEXEC));
 
@@ -138,6 +169,37 @@ public static class RaceScenarios
             w.Fds["dev"] = w.Must(LuoSyscalls.OpenDevice(t.Kernel, t.Process), "open");
             return w;
         }, [[Retrieve("s")], [Retrieve("s")], [Retrieve("nope")]]),
+
+        // A session fd offered to PRESERVE_FD of another session (ENOENT: no handler) while its last fd is closed:
+        // the reference PRESERVE_FD took is dropped after serialize_lock (deferred fput), so that session's
+        // release runs then, racing a reboot.
+        new("preserve-session-fd-vs-close", n =>
+        {
+            var w = WithDevice(n);
+            var t = w.Target;
+            w.Fds["a"] = w.Must(LuoSyscalls.CreateSession(t.Kernel, t.Process, w.Fds["dev"], "a", out int a) == 0 ? a : -1, "create");
+            w.Fds["b"] = w.Must(LuoSyscalls.CreateSession(t.Kernel, t.Process, w.Fds["dev"], "b", out int b) == 0 ? b : -1, "create");
+            int f = w.Must(t.Kernel.CreateTestFile(t.Process, 0xD4), "testfile");
+            w.Must(LuoSyscalls.PreserveFd(t.Kernel, t.Process, b, f, FirstToken), "preserve");
+            return w;
+        }, [[Preserve("a", "b", SecondToken)], [Close("b")], [Reboot()]]),
+
+        // RETRIEVE_FD of one token twice concurrently (per-file mutex), and FINISH racing them.
+        new("retrieve-fd-twice", n =>
+        {
+            var w = WithDevice(n);
+            var t = w.Target;
+            w.Must(LuoSyscalls.CreateSession(t.Kernel, t.Process, w.Fds["dev"], "s", out int s), "create");
+            int f = w.Must(t.Kernel.CreateTestFile(t.Process, 0xE5), "testfile");
+            w.Must(LuoSyscalls.PreserveFd(t.Kernel, t.Process, s, f, RetrievedToken), "preserve");
+            w.Must(t.Kernel.Reboot(t.Process, KernelBoot.LINUX_REBOOT_CMD_KEXEC), "reboot");
+            w.Kexec();
+            t = w.Target;
+            w.Fds["dev"] = w.Must(LuoSyscalls.OpenDevice(t.Kernel, t.Process), "open");
+            w.Must(LuoSyscalls.RetrieveSession(t.Kernel, t.Process, w.Fds["dev"], "s", out int rs), "retrieve");
+            w.Fds["s"] = rs;
+            return w;
+        }, [[RetrieveFd("s", RetrievedToken)], [RetrieveFd("s", RetrievedToken)], [Finish("s")]]),
     ];
 
     /// <summary>A canonical text of the step results and of every state a serial order could differ in: device,
