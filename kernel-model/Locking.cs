@@ -45,6 +45,13 @@ public sealed class KernelMutex
     private long _tickets;
     private int _depth; // recursion depth, only touched by the holder
     [ThreadStatic] private static long t_lastTicket;
+    [ThreadStatic] private static long t_windowFirst;
+
+    /// <summary>Model-only: starts a ticket window on this thread (see <see cref="FirstTicketInWindow"/>).</summary>
+    public static void StartTicketWindow() => t_windowFirst = 0;
+
+    /// <summary>Model-only: the first ticket this thread took since <see cref="StartTicketWindow"/> (0 = none).</summary>
+    public static long FirstTicketInWindow => t_windowFirst;
 
     /// <summary>Creates a lock named after its kernel symbol. A <paramref name="ticketed"/> lock numbers its
     /// outermost acquisitions (model-only, for linearisation checks: see <see cref="LastTicketOnThisThread"/>).</summary>
@@ -74,7 +81,11 @@ public sealed class KernelMutex
             s.YieldPoint(this);
             while (!_lock.TryEnter()) s.Block(this);
         }
-        if (_depth++ == 0 && _ticketed) t_lastTicket = ++_tickets;
+        if (_depth++ == 0 && _ticketed)
+        {
+            t_lastTicket = ++_tickets;
+            if (t_windowFirst == 0) t_windowFirst = t_lastTicket;
+        }
     }
 
     /// <summary>mutex_unlock().</summary>

@@ -12,8 +12,9 @@ namespace LuoModel.Testkit.Concurrency;
 /// <param name="Outcomes">Distinct outcomes seen under the scheduler.</param>
 /// <param name="Complete">True when an exhaustive (bounded DFS) search finished.</param>
 /// <param name="Failures">Deadlocks, exceptions, invariant violations and outcomes no serial order gives.</param>
+/// <param name="Keys">The distinct schedules (choice sequences).</param>
 public sealed record ExplorationReport(string Scenario, string Strategy, int Schedules, int Distinct, int SerialOrders, int SerialOutcomes,
-    int Outcomes, bool Complete, IReadOnlyList<string> Failures)
+    int Outcomes, bool Complete, IReadOnlyList<string> Failures, IReadOnlyCollection<string> Keys)
 {
     /// <inheritdoc/>
     public override string ToString() =>
@@ -116,6 +117,6 @@ public static class InterleavingExplorer
             if (!strategy.EndSchedule()) { complete = strategy is BoundedDfsStrategy; break; }
             if (n >= maxSchedules) break;
         }
-        return new ExplorationReport(scenario.Name, label, n, keys.Count, orders, serial.Count, outcomes.Count, complete, failures);
+        return new ExplorationReport(scenario.Name, label, n, keys.Count, orders, serial.Count, outcomes.Count, complete, failures, keys);
     }
 }

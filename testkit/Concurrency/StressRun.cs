@@ -37,8 +37,11 @@ public enum StressKind
 
 /// <summary>One completed operation: what it was (by logical names, not fd numbers), its result, and the
 /// tickets of the last mm-lock and serialize_lock acquisitions it made (0 = none).</summary>
+/// <remarks>A close of a session takes the mm lock twice (files released under the session mutex, then the
+/// session leaves its list under the list rwsem, as luo_session_release() does): <see cref="FirstMmTicket"/> and
+/// <see cref="MmTicket"/> bound that window.</remarks>
 public sealed record StressOp(int Thread, int Index, StressKind Kind, string Session, string? File, ulong Token, long Result,
-    long MmTicket, long SerializeTicket, bool StartedAfterFreeze);
+    long MmTicket, long SerializeTicket, bool StartedAfterFreeze, long FirstMmTicket = 0);
 
 /// <summary>What a stress run found.</summary>
 public sealed class StressReport
@@ -195,6 +198,7 @@ public static class StressRun
             ulong token = 0;
             bool startedAfter = Volatile.Read(ref frozenSeen) != 0;
             long before = KernelMutex.LastTicketOnThisThread, sBefore = KernelRwSem.LastTicketOnThisThread;
+            KernelMutex.StartTicketWindow();
             long rc;
             switch (kind)
             {
@@ -226,7 +230,8 @@ public static class StressRun
                     break;
             }
             long mm = KernelMutex.LastTicketOnThisThread, ser = KernelRwSem.LastTicketOnThisThread;
-            log.Add(new StressOp(id, i, kind, session, file, token, rc, mm != before ? mm : 0, ser != sBefore ? ser : 0, startedAfter));
+            log.Add(new StressOp(id, i, kind, session, file, token, rc, mm != before ? mm : 0, ser != sBefore ? ser : 0, startedAfter,
+                KernelMutex.FirstTicketInWindow));
             Interlocked.Increment(ref completed);
         }
     }
@@ -250,19 +255,25 @@ public static class StressRun
         }
         if (r.Failures.Count > 0) return;
 
-        // Serial replay in the order the operations took effect.
+        // Serial replay in the order the operations took effect: a close at its first mm section (its files are
+        // released there; the name stays taken until its last section, so a CREATE_SESSION of that name inside
+        // the window got EEXIST without any effect and is checked against the window instead of replayed).
         var replay = Setup(o.Threads);
         var rk = replay.T.Kernel;
         var rp = replay.T.Process;
         ulong buf = replay.Buffers[^1];
         var live = new Dictionary<string, int>(replay.Fds);
-        var effective = r.Ops.Where(op => op.MmTicket != 0).OrderBy(op => op.MmTicket).ToList();
+        var effective = r.Ops.Where(op => op.MmTicket != 0).OrderBy(op => op.Kind == StressKind.Close ? op.FirstMmTicket : op.MmTicket).ToList();
+        var closeWindows = r.Ops.Where(op => op.Kind == StressKind.Close && op.MmTicket != 0).ToLookup(op => op.Session);
         r.Replayed = effective.Count;
         foreach (var op in effective)
         {
             long rc;
             switch (op.Kind)
             {
+                case StressKind.Create when op.Result == -(long)Errno.EEXIST
+                    && closeWindows[op.Session].Any(c => c.FirstMmTicket < op.MmTicket && op.MmTicket < c.MmTicket):
+                    continue;
                 case StressKind.Create:
                     rc = UserCalls.CreateSession(rk, rp, buf, replay.Dev, op.Session, out int fd);
                     if (rc == 0) live[op.Session] = fd;

@@ -10,8 +10,11 @@ namespace LuoModel.Tests.Concurrency;
 /// </summary>
 public class InterleavingTests(ITestOutputHelper output)
 {
-    /// <summary>Bounds per scenario: exhaustive search up to this preemption bound (capped), then sampled schedules.</summary>
-    private const int DfsPreemptions = 2, DfsCap = 3000, PctSchedules = 300, RandomSchedules = 300, Seed = 0x109;
+    /// <summary>Bounds per scenario: exhaustive search up to this preemption bound (capped), then sampled schedules.
+    /// LUO_CONCURRENCY_LONG=1 raises them for a local run (preemption bound 3, 5000 PCT and random schedules).</summary>
+    private static readonly bool Long = Environment.GetEnvironmentVariable("LUO_CONCURRENCY_LONG") == "1";
+    private static readonly int DfsPreemptions = Long ? 3 : 2, DfsCap = Long ? 200_000 : 3000, PctSchedules = Long ? 5000 : 300, RandomSchedules = Long ? 5000 : 300;
+    private const int Seed = 0x109;
     private static readonly TimeSpan PerSchedule = TimeSpan.FromSeconds(10);
 
     public static TheoryData<string> Scenarios()
@@ -33,6 +36,8 @@ public class InterleavingTests(ITestOutputHelper output)
             InterleavingExplorer.Explore(sc, new RandomStrategy(Seed, RandomSchedules), "random", RandomSchedules, PerSchedule),
         };
         foreach (var r in reports) output.WriteLine(r.ToString());
+        int distinct = reports.SelectMany(r => r.Keys).Distinct().Count();
+        output.WriteLine($"{name}: {reports.Sum(r => r.Schedules)} schedules, {distinct} distinct, {reports[0].SerialOrders} serial orders");
         foreach (var r in reports) Assert.True(r.Failures.Count == 0, $"{r}\n{string.Join("\n", r.Failures)}");
         Assert.True(reports[0].Complete, $"the bounded DFS of {name} did not finish within {DfsCap} schedules");
         Assert.True(reports[0].Distinct > 1, "the DFS explored a single schedule: no scheduling point was reached");
