@@ -69,10 +69,12 @@ public readonly record struct FaultCall(FaultPoint Point, int Number, Errno Resu
 
 /// <summary>
 /// The single fault-injection hook of the kernel model (shared with the property tests): rules of the form
-/// "the n-th call of point P fails with errno E", per-point call counters and a call log.
+/// "the n-th call of point P fails with errno E", per-point call counters and a call log. Safe to use from
+/// several threads (model-only lock; the kernel's fault injection has its own).
 /// </summary>
 public sealed class FaultInjector
 {
+    private readonly Lock _gate = new();
     private readonly List<FaultRule> _rules = [];
     private static readonly int PointCount = Enum.GetValues<FaultPoint>().Max(p => (int)p) + 1;
     private readonly int[] _counts = new int[PointCount]; // indexed by point: the hot path does no hashing
@@ -92,7 +94,7 @@ public sealed class FaultInjector
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(nth);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(repeat);
-        _rules.Add(new FaultRule(point, nth, error, repeat));
+        lock (_gate) _rules.Add(new FaultRule(point, nth, error, repeat));
         return this;
     }
 
@@ -105,16 +107,34 @@ public sealed class FaultInjector
     /// <summary>Removes every rule, counter and log entry.</summary>
     public void Reset()
     {
-        _rules.Clear();
-        Array.Clear(_counts);
-        _log.Clear();
+        lock (_gate)
+        {
+            _rules.Clear();
+            Array.Clear(_counts);
+            _log.Clear();
+        }
     }
 
     /// <summary>Removes rules only (counters keep running).</summary>
-    public void ClearRules() => _rules.Clear();
+    public void ClearRules()
+    {
+        lock (_gate) _rules.Clear();
+    }
 
     /// <summary>Counts one call of <paramref name="point"/> and returns the injected errno or Ok.</summary>
     public Errno Check(FaultPoint point, string detail = "")
+    {
+        if (_rules.Count == 0 && !Logging)
+        {
+            // Fast path (every call of a normal run): only the counter, atomically. A rule added by another
+            // thread while this call runs may or may not apply to it.
+            Interlocked.Increment(ref _counts[(int)point]);
+            return Errno.Ok;
+        }
+        lock (_gate) return CheckLocked(point, detail);
+    }
+
+    private Errno CheckLocked(FaultPoint point, string detail)
     {
         int n = ++_counts[(int)point];
         Errno result = Errno.Ok;
@@ -130,6 +150,7 @@ public sealed class FaultInjector
     /// <summary>Records a void operation (cannot fail).</summary>
     public void Record(string detail)
     {
-        if (Logging) _log.Add(new FaultCall(FaultPoint.VoidOp, 0, Errno.Ok, detail));
+        if (!Logging) return;
+        lock (_gate) _log.Add(new FaultCall(FaultPoint.VoidOp, 0, Errno.Ok, detail));
     }
 }

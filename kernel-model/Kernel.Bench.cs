@@ -16,7 +16,7 @@ public sealed partial class Kernel
         if (State != KernelState.Rebooting) throw new InvalidOperationException($"thaw needs a successful reboot(KEXEC) first (state {State})");
         if (Luo.Options.Abi != LuoAbi.LuoV5 || Kho.Options.Variant == KhoVariant.KhoV1)
             throw new InvalidOperationException("thaw is only modelled for luo-v5 without kho-v1 finalize");
-        Luo.IsFrozen = false;
+        Luo.ThawForBench();
         State = KernelState.Running;
     }
 }

@@ -83,11 +83,14 @@ public sealed partial class Kernel
     {
         ArgumentNullException.ThrowIfNull(p);
         CheckUsable();
-        var f = p.FileOf(fd);
+        var f = p.GetFile(fd);
         if (f is null) return Fail(Errno.EBADF);
         int nfd = p.Reserve(min, cloexec);
-        if (nfd < 0) return Fail(Errno.EMFILE);
-        f.Get();
+        if (nfd < 0)
+        {
+            f.Put();
+            return Fail(Errno.EMFILE);
+        }
         p.Install(nfd, f);
         return nfd;
     }
@@ -107,9 +110,8 @@ public sealed partial class Kernel
         CheckUsable();
         if ((flags & ~OpenFlags.O_CLOEXEC) != 0 || oldFd == newFd) return Fail(Errno.EINVAL);
         if (newFd < 0 || (ulong)newFd >= p.NofileSoft) return Fail(Errno.EBADF);
-        var f = p.FileOf(oldFd);
+        var f = p.GetFile(oldFd);
         if (f is null) return Fail(Errno.EBADF);
-        f.Get();
         var old = p.Replace(newFd, f, (flags & OpenFlags.O_CLOEXEC) != 0);
         old?.Put();
         return newFd;
@@ -150,7 +152,7 @@ public sealed partial class Kernel
         var inode = m.Inode;
         if ((inode.Seals & Seals.F_SEAL_SEAL) != 0) return Fail(Errno.EPERM);
         if ((arg & Seals.F_SEAL_WRITE) != 0 && (inode.Seals & Seals.F_SEAL_WRITE) == 0
-            && _processes.Any(q => q.Memory.HasWritableSharedMapping(inode)))
+            && AnyProcess(q => q.Memory.HasWritableSharedMapping(inode)))
             return Fail(Errno.EBUSY);
         inode.Seals |= (uint)arg;
         return 0;
@@ -158,15 +160,21 @@ public sealed partial class Kernel
 
     /// <summary>ioctl(fd, cmd, arg) with <paramref name="arg"/> a user address. FIOCLEX/FIONCLEX are handled
     /// by the VFS; files without an ioctl op give ENOTTY.</summary>
+    /// <remarks>Like fdget() in a process whose fd table is shared, the call holds a reference on the
+    /// description for its whole duration: a close() by another thread releases it only afterwards (fdput()
+    /// here then runs the release; if that would block forever the result is <see cref="Errno.Frozen"/>).</remarks>
     public long Ioctl(Process p, int fd, uint cmd, ulong arg)
     {
         ArgumentNullException.ThrowIfNull(p);
         CheckUsable();
-        var f = p.FileOf(fd);
-        if (f is null || f.IsPath) return Fail(Errno.EBADF);
-        if (cmd == FcntlCmd.FIOCLEX) { p.SetCloseOnExec(fd, true); return 0; }
-        if (cmd == FcntlCmd.FIONCLEX) { p.SetCloseOnExec(fd, false); return 0; }
-        return f.Ioctl(p, cmd, arg);
+        var f = p.GetFile(fd);
+        if (f is null) return Fail(Errno.EBADF);
+        long rc;
+        if (f.IsPath) rc = Fail(Errno.EBADF);
+        else if (cmd == FcntlCmd.FIOCLEX) { p.SetCloseOnExec(fd, true); rc = 0; }
+        else if (cmd == FcntlCmd.FIONCLEX) { p.SetCloseOnExec(fd, false); rc = 0; }
+        else rc = f.Ioctl(p, cmd, arg);
+        return f.Put() == Errno.Frozen ? Fail(Errno.Frozen) : rc;
     }
 
     /// <summary>Model-only fd passing (SCM_RIGHTS): installs <paramref name="fd"/> of <paramref name="from"/>
@@ -176,11 +184,14 @@ public sealed partial class Kernel
         ArgumentNullException.ThrowIfNull(from);
         ArgumentNullException.ThrowIfNull(to);
         CheckUsable();
-        var f = from.FileOf(fd);
+        var f = from.GetFile(fd);
         if (f is null) return Fail(Errno.EBADF);
         int nfd = to.Reserve(0, cloexec);
-        if (nfd < 0) return Fail(Errno.EMFILE);
-        f.Get();
+        if (nfd < 0)
+        {
+            f.Put();
+            return Fail(Errno.EMFILE);
+        }
         to.Install(nfd, f);
         return nfd;
     }

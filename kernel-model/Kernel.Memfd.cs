@@ -31,6 +31,7 @@ public sealed partial class Kernel
     /// Without MFD_ALLOW_SEALING the seals start as F_SEAL_SEAL.</summary>
     public long MemfdCreate(Process p, string name, uint flags)
     {
+        using var mm = Mm.Hold(); // model mm lock (inode and page allocator locks)
         ArgumentNullException.ThrowIfNull(p);
         ArgumentNullException.ThrowIfNull(name);
         CheckUsable();
@@ -58,6 +59,7 @@ public sealed partial class Kernel
     /// or while LUO keeps the size frozen (luo.md §6.2; errno believed EPERM, §9 q4).</summary>
     public long Ftruncate(Process p, int fd, long length)
     {
+        using var mm = Mm.Hold(); // model mm lock (inode and page allocator locks)
         Errno rc = MemfdOf(p, fd, out var m);
         if (rc != Errno.Ok) return Fail(rc);
         if (length < 0 || m is null || !m.CanWrite) return Fail(Errno.EINVAL);
@@ -79,6 +81,7 @@ public sealed partial class Kernel
 
     private long WriteCore(Process p, int fd, ulong buf, ulong count, long? offset)
     {
+        using var mm = Mm.Hold(); // model mm lock (inode and page allocator locks)
         Errno rc = MemfdOf(p, fd, out var m);
         if (rc != Errno.Ok) return Fail(rc);
         var f = p.FileOf(fd)!;
@@ -111,6 +114,7 @@ public sealed partial class Kernel
 
     private long ReadCore(Process p, int fd, ulong buf, ulong count, long? offset)
     {
+        using var mm = Mm.Hold(); // model mm lock (inode and page allocator locks)
         Errno rc = MemfdOf(p, fd, out var m);
         if (rc != Errno.Ok) return Fail(rc);
         var f = p.FileOf(fd)!;
@@ -132,6 +136,7 @@ public sealed partial class Kernel
     /// without a position (session and device files).</summary>
     public long Lseek(Process p, int fd, long offset, int whence)
     {
+        using var mm = Mm.Hold(); // model mm lock (inode and page allocator locks)
         Errno rc = MemfdOf(p, fd, out var m);
         if (rc != Errno.Ok) return Fail(rc);
         var f = p.FileOf(fd)!;
@@ -155,6 +160,7 @@ public sealed partial class Kernel
     /// seal).</summary>
     public long Mmap(Process p, ulong length, Prot prot, int flags, int fd, long offset)
     {
+        using var mm = Mm.Hold(); // model mm lock (inode and page allocator locks)
         Errno rc = MemfdOf(p, fd, out var m);
         if (length == 0 || offset < 0 || offset % UserMemory.PageSize != 0) return Fail(Errno.EINVAL);
         int type = flags & 3;
@@ -177,6 +183,7 @@ public sealed partial class Kernel
     /// <summary>munmap(addr, len): EINVAL for an unaligned address or zero length.</summary>
     public long Munmap(Process p, ulong addr, ulong length)
     {
+        using var mm = Mm.Hold(); // model mm lock (inode and page allocator locks)
         ArgumentNullException.ThrowIfNull(p);
         CheckUsable();
         if (length == 0 || addr % UserMemory.PageSize != 0) return Fail(Errno.EINVAL);

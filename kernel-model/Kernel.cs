@@ -38,6 +38,20 @@ public sealed partial class Kernel
 
     private readonly List<Process> _processes = [];
     private int _nextPid = 1;
+    /// <summary>system_transition_mutex: one reboot at a time.</summary>
+    private readonly KernelMutex _rebootLock = new("system_transition_mutex");
+    /// <summary>tasklist_lock: the process list and pid allocation.</summary>
+    private readonly Lock _tasklistLock = new();
+
+    /// <summary>
+    /// Model-only "mm lock": stands for the leaf locks below LUO that the model does not split (KHO's trackers,
+    /// the page allocator's zone lock, shmem inode locks, the handlers' and FLBs' own mutexes, fault injection).
+    /// Always the innermost sleeping lock: it is taken after serialize_lock, the session list rwsem, the session
+    /// and file mutexes and register_lock, never before them, so it adds no lock-order cycle. Its acquisitions
+    /// are numbered (<see cref="KernelMutex.LastTicketOnThisThread"/>): every change of LUO, KHO or memfd state
+    /// happens inside one, so the numbers give the order in which concurrent operations took effect.
+    /// </summary>
+    internal KernelMutex Mm { get; } = new("model:mm", ticketed: true);
 
     private Kernel(KernelConfig config, Kho.Kho kho, int bootNumber)
     {
@@ -121,12 +135,20 @@ public sealed partial class Kernel
     public Process CreateProcess()
     {
         CheckUsable();
-        var p = new Process(this, _nextPid++, new UserMemory(), Config.NofileSoft, Config.NofileHard);
-        _processes.Add(p);
-        return p;
+        lock (_tasklistLock)
+        {
+            var p = new Process(this, _nextPid++, new UserMemory(), Config.NofileSoft, Config.NofileHard);
+            _processes.Add(p);
+            return p;
+        }
     }
 
     internal static long Fail(Errno e) => -(long)e;
+
+    private bool AnyProcess(Func<Process, bool> predicate)
+    {
+        lock (_tasklistLock) return _processes.Any(predicate);
+    }
 
     /// <summary>fork(): the child shares every open file description and copies the address space.
     /// Returns the child (the model has no "return twice").</summary>
@@ -135,14 +157,13 @@ public sealed partial class Kernel
         ArgumentNullException.ThrowIfNull(parent);
         CheckUsable();
         var refs = new List<MemfdFile>();
-        var child = new Process(this, _nextPid++, parent.Memory.Clone(refs), parent.NofileSoft, parent.NofileHard) { Sid = parent.Sid, Privileged = parent.Privileged };
+        int pid;
+        lock (_tasklistLock) pid = _nextPid++;
+        var child = new Process(this, pid, parent.Memory.Clone(refs), parent.NofileSoft, parent.NofileHard) { Sid = parent.Sid, Privileged = parent.Privileged };
         foreach (var f in refs) f.Get();
-        foreach (var (fd, e) in parent.Entries)
-        {
-            e.File!.Get();
-            child.Replace(fd, e.File, e.CloseOnExec);
-        }
-        _processes.Add(child);
+        foreach (var (fd, e) in parent.TakeEntries()) // copied under the parent's file_lock, each file referenced
+            child.Replace(fd, e.File!, e.CloseOnExec);
+        lock (_tasklistLock) _processes.Add(child);
         return child;
     }
 
@@ -155,7 +176,7 @@ public sealed partial class Kernel
         foreach (int fd in p.OpenFds.ToList()) p.Remove(fd)?.Put();
         foreach (var f in p.Memory.Clear()) f.Put();
         p.Exited = true;
-        _processes.Remove(p);
+        lock (_tasklistLock) _processes.Remove(p);
     }
 
     /// <summary>setsid(): EPERM if already a process-group leader of its own session (pid == sid).</summary>
@@ -200,10 +221,14 @@ public sealed partial class Kernel
         CheckUsable();
         if (State == KernelState.Rebooting) return Fail(Errno.Frozen);
         if (cmd != LINUX_REBOOT_CMD_KEXEC) return Fail(Errno.EINVAL);
-        Errno rc = Luo.Reboot();
-        if (rc != Errno.Ok) return Fail(rc);
-        State = KernelState.Rebooting;
-        return 0;
+        using (_rebootLock.Hold())
+        {
+            if (State == KernelState.Rebooting) return Fail(Errno.Frozen);
+            Errno rc = Luo.Reboot();
+            if (rc != Errno.Ok) return Fail(rc);
+            State = KernelState.Rebooting;
+            return 0;
+        }
     }
 
     /// <summary>Model-only syscall: creates a <see cref="TestFile"/> (accepted by <see cref="TestFileHandler"/>)

@@ -6,6 +6,9 @@ namespace LuoModel.Kernel;
 public sealed class LuoSessionHeader
 {
     internal LuoSessionHeader(KhoBlockSet? blocks) => Blocks = blocks;
+    /// <summary>luo_session_header.rwsem: guards the list and its session block set (insert, remove, search,
+    /// reboot serialization). Modelled as a mutex (readers do not run side by side).</summary>
+    internal KernelMutex Lock { get; } = new("luo_session_header.rwsem");
     internal List<LuoSession> List { get; } = [];
     /// <summary>Sessions in order.</summary>
     public IReadOnlyList<LuoSession> Sessions => List;
@@ -57,14 +60,22 @@ public sealed partial class Luo
     public ulong OutFlbPhys { get; private set; }
     /// <summary>Incoming FLB page (0 if none).</summary>
     public ulong IncomingFlbPa { get; private set; }
-    /// <summary>device.in_use.</summary>
-    public bool DeviceInUse { get; private set; }
+    private int _inUse;
+    /// <summary>device.in_use (an atomic_t: the open path claims it with atomic_cmpxchg, luo.md §3.1).</summary>
+    public bool DeviceInUse => Volatile.Read(ref _inUse) != 0;
     /// <summary>Deserialization ran.</summary>
     public bool DeserializedOnce { get; private set; }
     /// <summary>Cached deserialization error (Ok when none).</summary>
     public Errno SavedError { get; private set; }
     /// <summary>serialize_lock held exclusively forever after a successful reboot serialization.</summary>
-    public bool IsFrozen { get; internal set; }
+    public bool IsFrozen => SerializeLock.IsFrozen;
+    /// <summary>serialize_lock (luo.md §2.1): every session operation holds it shared; a successful reboot
+    /// serialization takes it exclusively and freezes it (§4.2 step 5).</summary>
+    internal KernelRwSem SerializeLock { get; } = new("luo_session_serialize_lock");
+    /// <summary>register_lock (luo.md §2.1): the handler list and FLB registrations; modelled as a mutex.</summary>
+    internal KernelMutex RegisterLock { get; } = new("luo_register_rwlock");
+    /// <summary>xa_lock of preserved_registry (a spinlock: never a scheduling point).</summary>
+    private readonly Lock _registryLock = new();
     /// <summary>Outgoing sessions.</summary>
     public LuoSessionHeader Outgoing { get; }
     /// <summary>Incoming sessions.</summary>
@@ -154,6 +165,7 @@ public sealed partial class Luo
         ArgumentNullException.ThrowIfNull(handler);
         if (!Enabled) return Errno.EOPNOTSUPP;
         if (!handler.HasRequiredOps) return Errno.EINVAL;
+        using var reg = RegisterLock.Hold();
         if (Quiesced) return Errno.EBUSY;                                                  // registration_quiesce (FDT era)
         if (_handlers.Any(h => h.Compatible == handler.Compatible)) return Errno.EEXIST;
         _handlers.Add(handler);
@@ -165,6 +177,7 @@ public sealed partial class Luo
     public Errno UnregisterFileHandler(LiveupdateFileHandler handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
+        using var reg = RegisterLock.Hold();
         if (Quiesced) return Errno.EBUSY;
         foreach (var flb in handler.LinkedFlbs.ToList()) UnregisterFlb(handler, flb);
         _handlers.Remove(handler);
@@ -184,24 +197,29 @@ public sealed partial class Luo
     }
 
     /// <summary>misc open of /dev/liveupdate (luo.md §3.1): EBUSY, one-shot deserialization, EIO.</summary>
+    /// <remarks>in_use is claimed with a compare-and-swap (a scheduling point); the one-shot deserialization
+    /// then runs with the device held exclusively, under register_lock (handler lookup) and the model's mm lock.</remarks>
     internal Errno DeviceOpen()
     {
-        if (DeviceInUse) return Errno.EBUSY;
-        DeviceInUse = true;
+        KernelScheduler.Current?.YieldPoint(this);
+        if (Interlocked.CompareExchange(ref _inUse, 1, 0) != 0) return Errno.EBUSY;
         if (!DeserializedOnce)
         {
+            using var reg = RegisterLock.Hold();
+            using var mm = Kernel.Mm.Hold();
             DeserializedOnce = true;
             SavedError = DeserializeIncoming();
         }
         if (SavedError != Errno.Ok)
         {
-            DeviceInUse = false;
+            Volatile.Write(ref _inUse, 0);
             return Errno.EIO;
         }
         return Errno.Ok;
     }
 
-    internal void DeviceRelease() => DeviceInUse = Mut(LuoMutant.DeviceInUseSticky); // mutant: DeviceInUseSticky
+    /// <summary>luo_release() of the device: in_use := 0.</summary>
+    internal void DeviceRelease() => Volatile.Write(ref _inUse, Mut(LuoMutant.DeviceInUseSticky) ? 1 : 0); // mutant: DeviceInUseSticky
 
     /// <summary>True when the TEST-ONLY mutant <paramref name="m"/> is switched on (never outside property-tests/).</summary>
     internal bool Mut(LuoMutant m) => (Options.Mutants & m) != 0;
@@ -210,24 +228,39 @@ public sealed partial class Luo
 
     internal object IdOf(LiveupdateFileHandler h, OpenFile f) => h.HasGetId ? h.GetId(f) : f;
 
-    internal bool RegistryContains(object id) => Options.DoublePreserve == DoublePreserveCheck.Registry && _registry.ContainsKey(id);
+    internal bool RegistryContains(object id)
+    {
+        if (Options.DoublePreserve != DoublePreserveCheck.Registry) return false;
+        lock (_registryLock) return _registry.ContainsKey(id);
+    }
 
     /// <summary>xa_insert(): EBUSY when present, ENOMEM injected.</summary>
     internal Errno RegistryInsert(LuoFile f, object id)
     {
         if (Options.DoublePreserve != DoublePreserveCheck.Registry) return Errno.Ok;
-        if (_registry.ContainsKey(id)) return Errno.EBUSY;
-        Errno rc = Faults.Check(FaultPoint.RegistryInsert);
-        if (rc != Errno.Ok) return rc;
-        _registry[id] = f;
+        lock (_registryLock)
+        {
+            if (_registry.ContainsKey(id)) return Errno.EBUSY;
+            Errno rc = Faults.Check(FaultPoint.RegistryInsert);
+            if (rc != Errno.Ok) return rc;
+            _registry[id] = f;
+        }
         f.RegistryId = id;
         return Errno.Ok;
     }
 
+    /// <summary>Unconditional insert of a retrieved file (the id cannot be present: luo.md §3.7 step 5).</summary>
+    internal void RegistryStore(LuoFile f, object id)
+    {
+        lock (_registryLock) _registry[id] = f;
+        f.RegistryId = id;
+    }
+
+    /// <summary>xa_erase() of a file's registry entry.</summary>
     internal void RegistryErase(LuoFile f)
     {
         if (f.RegistryId is null) return;
-        _registry.Remove(f.RegistryId);
+        lock (_registryLock) _registry.Remove(f.RegistryId);
         f.RegistryId = null;
     }
 

@@ -5,12 +5,38 @@ namespace LuoModel.Kernel;
 
 public sealed partial class Luo
 {
-    /// <summary>LIVEUPDATE_SESSION_PRESERVE_FD (luo.md §3.6). Reply fault keeps the preservation.</summary>
+    /// <summary>A file reference dropped under LUO's locks: like the kernel's fput() from a syscall (task_work),
+    /// its release runs only when the syscall has left every lock (<see cref="RunDeferredFput"/>). Only a
+    /// session fd offered to PRESERVE_FD and closed meanwhile by another thread can need this.</summary>
+    [ThreadStatic] private static OpenFile? t_deferredFput;
+
+    private static void DeferFput(OpenFile f)
+    {
+        if (t_deferredFput is null) t_deferredFput = f;
+        else f.Put();
+    }
+
+    /// <summary>task_work: runs the deferred fput of this thread; <paramref name="rc"/> unless the release would
+    /// block forever.</summary>
+    private static long RunDeferredFput(long rc)
+    {
+        var f = t_deferredFput;
+        if (f is null) return rc;
+        t_deferredFput = null;
+        return f.Put() == Errno.Frozen ? Fail(Errno.Frozen) : rc;
+    }
+
+    /// <summary>LIVEUPDATE_SESSION_PRESERVE_FD (luo.md §3.6). Reply fault keeps the preservation. Runs under
+    /// serialize_lock (shared) and the session mutex; takes register_lock (handler search, FLB links) and the
+    /// model's mm lock.</summary>
     private long PreserveFdIoctl(Process p, LuoSession s, Ucmd u)
     {
         int fd = BinaryPrimitives.ReadInt32LittleEndian(u.Buf.AsSpan(LiveupdateUapi.FdOffset));
         ulong token = BinaryPrimitives.ReadUInt64LittleEndian(u.Buf.AsSpan(LiveupdateUapi.TokenOffset));
-        Errno rc = PreserveFile(p, s, fd, token);
+        Errno rc;
+        using (RegisterLock.Hold())
+        using (Kernel.Mm.Hold())
+            rc = PreserveFile(p, s, fd, token);
         if (rc != Errno.Ok) return Fail(rc);
         return Respond(p, u) ? 0 : Fail(Errno.EFAULT);
     }
@@ -27,9 +53,9 @@ public sealed partial class Luo
             if (g != Errno.Ok) return g;
         }
         else if (s.FileList.Count == LuoOptions.FdtMaxFiles) return Errno.ENOSPC;
-        OpenFile? file = fd >= 0 ? p.FileOf(fd) : null;                                      // 3
-        if (file is null || file.IsPath) return Undo(Errno.EBADF);
-        file.Get();
+        OpenFile? file = fd >= 0 ? p.GetFile(fd) : null;                                     // 3: fget()
+        if (file is null) return Undo(Errno.EBADF);
+        if (file.IsPath) return UndoFile(Errno.EBADF);
         if (!v5 && s.FdtFileArea == 0)
         {
             if (AllocPreserve(2UL * PhysicalArena.PageSize, out ulong area, "fdt file area") != Errno.Ok) return UndoFile(Errno.ENOMEM);
@@ -63,7 +89,7 @@ public sealed partial class Luo
 
         Errno UndoFile(Errno e)
         {
-            file!.Put();
+            DeferFput(file!);
             return Undo(e);
         }
 
@@ -74,11 +100,12 @@ public sealed partial class Luo
         }
     }
 
-    private LiveupdateFileOpArgs? _scratchArgs;
+    [ThreadStatic] private static LiveupdateFileOpArgs? t_scratchArgs;
 
     /// <summary>The argument block for one retrieve / can_finish / finish call, refilled from <paramref name="f"/>
-    /// (the kernel's struct lives on the stack for the call; handlers must not keep it).</summary>
-    private LiveupdateFileOpArgs ScratchArgs(LuoFile f) => (_scratchArgs ??= new LiveupdateFileOpArgs(f.Handler)).Reset(f);
+    /// (the kernel's struct lives on the stack for the call, so the model keeps one per thread; handlers must not
+    /// keep it).</summary>
+    private static LiveupdateFileOpArgs ScratchArgs(LuoFile f) => (t_scratchArgs ??= new LiveupdateFileOpArgs(f.Handler)).Reset(f);
 
     /// <summary>LIVEUPDATE_SESSION_RETRIEVE_FD (luo.md §3.7).</summary>
     private long RetrieveFdIoctl(Process p, LuoSession s, Ucmd u)
@@ -108,6 +135,8 @@ public sealed partial class Luo
         foreach (var f in s.FileList)
             if (f.Token == token) { lf = f; break; }
         if (lf is null) return Errno.ENOENT;
+        using var fm = lf.Mutex.Hold();                                                       // luo_file->mutex
+        using var mm = Kernel.Mm.Hold();
         if (lf.RetrieveStatus < 0 && Options.RetrieveSticky && !Mut(LuoMutant.RetrieveNotSticky)) return (Errno)(-lf.RetrieveStatus);
         if (lf.RetrieveStatus > 0) { file = lf.File; return Errno.Ok; }
         var args = ScratchArgs(lf);
@@ -123,9 +152,7 @@ public sealed partial class Luo
         lf.RetrieveStatus = 1;
         if (Options.DoublePreserve == DoublePreserveCheck.Registry)
         {
-            object id = IdOf(lf.Handler, lf.File);
-            _registry[id] = lf;
-            lf.RegistryId = id;
+            RegistryStore(lf, IdOf(lf.Handler, lf.File));
         }
         file = lf.File;
         return Errno.Ok;
@@ -134,7 +161,10 @@ public sealed partial class Luo
     /// <summary>LIVEUPDATE_SESSION_FINISH (luo.md §3.8); reserved is not validated.</summary>
     private long FinishIoctl(Process p, LuoSession s, Ucmd u)
     {
-        Errno rc = FinishSession(s);
+        Errno rc;
+        using (RegisterLock.Hold())
+        using (Kernel.Mm.Hold())
+            rc = FinishSession(s);
         if (rc != Errno.Ok) return Fail(rc);
         return Respond(p, u) ? 0 : Fail(Errno.EFAULT);
     }
@@ -191,28 +221,48 @@ public sealed partial class Luo
         return Respond(p, reply) ? 0 : Fail(Errno.EFAULT);
     }
 
-    /// <summary>Release of a session file (luo.md §3.10). Frozen when serialize_lock is held forever.</summary>
+    /// <summary>Release of a session file (luo.md §3.10). Frozen when serialize_lock is held forever. Under
+    /// serialize_lock (shared): the files are released under the session mutex (with register_lock and the mm
+    /// lock), then the session leaves its list under the list rwsem.</summary>
     internal Errno SessionRelease(LuoSession s)
     {
-        if (IsFrozen) return Errno.Frozen;
-        if (Options.Uapi != LuoUapi.Simplified) UapiBeforeRelease(s);                               // LuoUapiState.cs
-        s.File = null;
-        if (s.State == SessionState.Out)
+        if (!SerializeLock.EnterShared()) return Errno.Frozen;
+        try
         {
-            UnpreserveAll(s);
-            RemoveOutgoing(s);
+            bool remove;
+            using (s.Mutex.Hold())
+            using (RegisterLock.Hold())
+            using (Kernel.Mm.Hold())
+            {
+                if (Options.Uapi != LuoUapi.Simplified) UapiBeforeRelease(s);                       // LuoUapiState.cs
+                s.File = null;
+                if (s.State == SessionState.Out)
+                {
+                    UnpreserveAll(s);
+                    remove = true;
+                }
+                else if (s.State == SessionState.InOpen)
+                {
+                    remove = FinishSession(s) == Errno.Ok;
+                    if (!remove) s.State = SessionState.InLeaked;
+                }
+                else return Errno.Ok;
+            }
+            if (!remove) return Errno.Ok;
+            var sh = s.State == SessionState.Out ? Outgoing : Incoming;
+            using (sh.Lock.Hold())
+            using (Kernel.Mm.Hold())
+            {
+                if (sh == Outgoing) RemoveOutgoing(s);
+                else
+                {
+                    Incoming.List.Remove(s);
+                    s.State = SessionState.Destroyed;
+                }
+            }
             return Errno.Ok;
         }
-        if (s.State == SessionState.InOpen)
-        {
-            if (FinishSession(s) == Errno.Ok)
-            {
-                Incoming.List.Remove(s);
-                s.State = SessionState.Destroyed;
-            }
-            else s.State = SessionState.InLeaked;
-        }
-        return Errno.Ok;
+        finally { SerializeLock.ExitShared(); }
     }
 
     /// <summary>luo_file_unpreserve_files(): backward; handler unpreserve, FLB unpreserve, registry erase,

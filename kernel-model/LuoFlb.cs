@@ -16,6 +16,7 @@ public sealed partial class Luo
         ArgumentNullException.ThrowIfNull(handler);
         ArgumentNullException.ThrowIfNull(flb);
         if (!Enabled) return Errno.EOPNOTSUPP;
+        using var reg = RegisterLock.Hold();
         if (!flb.HasRequiredOps || !_handlers.Contains(handler)) return Errno.EINVAL;
         if (handler.LinkedFlbs.Contains(flb)) return Errno.EEXIST;
         if (!_flbs.Contains(flb))
@@ -34,6 +35,7 @@ public sealed partial class Luo
     {
         ArgumentNullException.ThrowIfNull(handler);
         ArgumentNullException.ThrowIfNull(flb);
+        using var reg = RegisterLock.Hold();
         if (!handler.LinkedFlbs.Remove(flb)) return; // kernel warns
         if (--flb.Users == 0) _flbs.Remove(flb);
     }
@@ -104,6 +106,7 @@ public sealed partial class Luo
         ArgumentNullException.ThrowIfNull(flb);
         obj = null;
         if (!Enabled) return Errno.EOPNOTSUPP;
+        using var mm = Kernel.Mm.Hold(); // the FLB's incoming.lock (modelled by the mm lock)
         if (flb.IncomingObj is null)
         {
             Errno rc = FlbRetrieve(flb);
@@ -150,6 +153,7 @@ public sealed partial class Luo
     public void FlbPutIncoming(LiveupdateFlb flb)
     {
         ArgumentNullException.ThrowIfNull(flb);
+        using var mm = Kernel.Mm.Hold(); // the FLB's incoming.lock (modelled by the mm lock)
         if (flb.IncomingCount <= 0)
         {
             if (Options.FlbGetTakesRef) flb.IncomingUnderflows++;                           // refcount_t warns; cab056f2's plain u64 wraps silently

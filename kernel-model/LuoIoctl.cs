@@ -61,8 +61,8 @@ public sealed partial class Luo
 
     private static long Fail(Errno e) => -(long)e;
 
-    /// <summary>A decoded ioctl call: kernel buffer, user size and address. One instance per LUO is refilled by
-    /// every call (ioctls do not nest), so the syscall path allocates nothing for it.</summary>
+    /// <summary>A decoded ioctl call: kernel buffer, user size and address. One instance per thread is refilled by
+    /// every call (ioctls do not nest on a thread), so the syscall path allocates nothing for it.</summary>
     private sealed class Ucmd
     {
         public byte[] Buf { get; private set; } = [];
@@ -88,7 +88,7 @@ public sealed partial class Luo
         }
     }
 
-    private readonly Ucmd _ucmd = new();
+    [ThreadStatic] private static Ucmd? t_ucmd;
 
     /// <summary>§3.2 steps 2, 3, 5, 6 (step 1 and 4 are done by the callers in their order).</summary>
     /// <remarks><paramref name="direction"/> is the step-4 verdict, computed by the caller beforehand (it only
@@ -108,7 +108,7 @@ public sealed partial class Luo
             Errno z = CheckZeroedUser(p.Memory, arg + (ulong)op.KSize, userSize - (uint)op.KSize);
             if (z != Errno.Ok) return z;
         }
-        var u = _ucmd.Reset(userSize, arg, op);
+        var u = (t_ucmd ??= new Ucmd()).Reset(userSize, arg, op);
         if (!p.Memory.TryRead(arg, u.Buf.AsSpan(0, op.KSize))) return Errno.EFAULT;
         if (late && direction != Errno.Ok) return direction;
         ucmd = u;
@@ -166,14 +166,21 @@ public sealed partial class Luo
         };
         Errno rc = CopyIn(p, cmd, nr, arg, SessionOp(nr), direction, out var u);
         if (rc != Errno.Ok) return Fail(rc);
-        if (IsFrozen) return Fail(Errno.Frozen);                                             // step 7
-        return (nr - LiveupdateUapi.SessionCmdBase) switch
+        if (!SerializeLock.EnterShared()) return Fail(Errno.Frozen);                         // step 7
+        long rc64;
+        try
         {
-            0 => PreserveFdIoctl(p, s, u!),
-            1 => RetrieveFdIoctl(p, s, u!),
-            2 => FinishIoctl(p, s, u!),
-            _ => GetNameIoctl(p, s, u!),
-        };
+            using var sm = s.Mutex.Hold();                                                     // session->mutex
+            rc64 = (nr - LiveupdateUapi.SessionCmdBase) switch
+            {
+                0 => PreserveFdIoctl(p, s, u!),
+                1 => RetrieveFdIoctl(p, s, u!),
+                2 => FinishIoctl(p, s, u!),
+                _ => GetNameIoctl(p, s, u!),
+            };
+        }
+        finally { SerializeLock.ExitShared(); }
+        return RunDeferredFput(rc64);
     }
 
     /// <summary>LIVEUPDATE_IOCTL_CREATE_SESSION (luo.md §3.4).</summary>
@@ -188,28 +195,39 @@ public sealed partial class Luo
         var field = new byte[LiveupdateUapi.NameLength];
         name[..Math.Min(len, 63)].CopyTo(field);
         if (Faults.Check(FaultPoint.SessionAlloc) is var a && a != Errno.Ok) { p.Unreserve(fd); return Fail(a); } // step 4
-        if (IsFrozen) { p.Unreserve(fd); return Fail(Errno.Frozen); }                        // step 5
-        var session = new LuoSession(field, SessionState.Out, NewFileBlocks());
-        Errno rc = InsertOutgoing(session);                                                   // step 6
-        if (rc != Errno.Ok) { p.Unreserve(fd); return Fail(rc); }
-        rc = Faults.Check(FaultPoint.SessionFileAlloc);                                       // step 7
-        if (rc != Errno.Ok)
+        if (!SerializeLock.EnterShared()) { p.Unreserve(fd); return Fail(Errno.Frozen); }   // step 5
+        SessionFile file;
+        try
         {
-            RemoveOutgoing(session);
-            p.Unreserve(fd);
-            return Fail(rc);
+            var session = new LuoSession(field, SessionState.Out, NewFileBlocks());
+            Errno rc;
+            using (Outgoing.Lock.Hold())                                                     // luo_session_header.rwsem (write)
+            using (Kernel.Mm.Hold())
+                rc = InsertOutgoing(session);                                                 // step 6
+            if (rc != Errno.Ok) { p.Unreserve(fd); return Fail(rc); }
+            rc = Faults.Check(FaultPoint.SessionFileAlloc);                                   // step 7
+            if (rc != Errno.Ok)
+            {
+                using (Outgoing.Lock.Hold())
+                using (Kernel.Mm.Hold())
+                    RemoveOutgoing(session);
+                p.Unreserve(fd);
+                return Fail(rc);
+            }
+            file = new SessionFile(Kernel, session);
+            session.File = file;
+            BinaryPrimitives.WriteInt32LittleEndian(u.Buf.AsSpan(LiveupdateUapi.FdOffset), fd);
+            if (Respond(p, u))                                                               // step 8
+            {
+                p.Install(fd, file);                                                          // step 9
+                return 0;
+            }
         }
-        var file = new SessionFile(Kernel, session);
-        session.File = file;
-        BinaryPrimitives.WriteInt32LittleEndian(u.Buf.AsSpan(LiveupdateUapi.FdOffset), fd);
-        if (!Respond(p, u))                                                                  // step 8
-        {
-            if (!Mut(LuoMutant.CreateReplyFaultKeepsSession)) file.Put();                    // mutant: CreateReplyFaultKeepsSession
-            p.Unreserve(fd);
-            return Fail(Errno.EFAULT);
-        }
-        p.Install(fd, file);                                                                  // step 9
-        return 0;
+        finally { SerializeLock.ExitShared(); }
+        // Reply fault: the file is dropped after serialize_lock is released (fput's release runs at syscall exit).
+        p.Unreserve(fd);
+        if (!Mut(LuoMutant.CreateReplyFaultKeepsSession) && file.Put() == Errno.Frozen) return Fail(Errno.Frozen); // mutant: CreateReplyFaultKeepsSession
+        return Fail(Errno.EFAULT);
     }
 
     internal KhoBlockSet? NewFileBlocks() =>
@@ -264,7 +282,20 @@ public sealed partial class Luo
     {
         int fd = p.Reserve(0, true);
         if (fd < 0) return Fail(Errno.EMFILE);
-        if (IsFrozen) { p.Unreserve(fd); return Fail(Errno.Frozen); }
+        if (!SerializeLock.EnterShared()) { p.Unreserve(fd); return Fail(Errno.Frozen); }
+        SessionFile? file;
+        try { file = RetrieveSessionLocked(p, u, fd, out long result); if (file is null) return result; }
+        finally { SerializeLock.ExitShared(); }
+        // Reply fault: the dropped file's release (implicit FINISH) runs after serialize_lock is released.
+        p.Unreserve(fd);
+        return file.Put() == Errno.Frozen ? Fail(Errno.Frozen) : Fail(Errno.EFAULT);
+    }
+
+    /// <summary>RETRIEVE_SESSION under serialize_lock: search under the incoming list rwsem, claim under the
+    /// session mutex. Returns null with the result, or the new file whose reply faulted.</summary>
+    private SessionFile? RetrieveSessionLocked(Process p, Ucmd u, int fd, out long result)
+    {
+        using var held = Incoming.Lock.Hold();                                                // luo_session_header.rwsem (read)
         var name = u.Buf.AsSpan(LiveupdateUapi.NameOffset, LiveupdateUapi.NameLength);
         LuoSession? session = null;
         // Incoming names are unique (a duplicate fails deserialization, and then no open succeeds), so the
@@ -276,22 +307,19 @@ public sealed partial class Luo
             int i = start + k < list.Count ? start + k : start + k - list.Count;
             if (LuoSession.NamesEqual(list[i].NameBytes, name)) { session = list[i]; _retrieveHint = i + 1; break; }
         }
-        if (session is null) { p.Unreserve(fd); return Fail(Errno.ENOENT); }
-        if (session.Retrieved) { p.Unreserve(fd); return Fail(Errno.EINVAL); }
+        result = 0;
+        if (session is null) { p.Unreserve(fd); result = Fail(Errno.ENOENT); return null; }
+        using var sm = session.Mutex.Hold();                                                  // session->mutex
+        if (session.Retrieved) { p.Unreserve(fd); result = Fail(Errno.EINVAL); return null; }
         Errno rc = Faults.Check(FaultPoint.SessionFileAlloc);
-        if (rc != Errno.Ok) { p.Unreserve(fd); return Fail(rc); }
+        if (rc != Errno.Ok) { p.Unreserve(fd); result = Fail(rc); return null; }
         var file = new SessionFile(Kernel, session);
         session.File = file;
         session.Retrieved = true;
         session.State = SessionState.InOpen;
         BinaryPrimitives.WriteInt32LittleEndian(u.Buf.AsSpan(LiveupdateUapi.FdOffset), fd);
-        if (!Respond(p, u))
-        {
-            file.Put();
-            p.Unreserve(fd);
-            return Fail(Errno.EFAULT);
-        }
+        if (!Respond(p, u)) return file;
         p.Install(fd, file);
-        return 0;
+        return null;
     }
 }

@@ -11,11 +11,26 @@ public sealed partial class Luo
     /// <summary>liveupdate_reboot() (luo.md §4.1): session serialization (rollback on failure), FLB
     /// serialization, and in the FDT era with kho-v1 kho_finalize() (failure → EAGAIN, files stay frozen).
     /// Success leaves serialize_lock held forever (<see cref="IsFrozen"/>).</summary>
+    /// <remarks>Locking (§4.2 step 1, step 5): serialize_lock exclusively (waits for every session operation in
+    /// flight), then the outgoing list rwsem, register_lock (FLB list) and the model's mm lock. On success
+    /// serialize_lock is frozen, never released; on failure it is released and the system keeps running.</remarks>
     internal Errno Reboot()
     {
         if (!Enabled) return Errno.Ok;
-        if (IsFrozen) return Errno.Frozen;
-        if (Options.Uapi != LuoUapi.Simplified) return UapiReboot();                                // LuoUapiState.cs
+        if (!SerializeLock.EnterExclusive()) return Errno.Frozen;
+        Errno rc;
+        bool freeze = true;
+        using (Outgoing.Lock.Hold())
+        using (RegisterLock.Hold())
+        using (Kernel.Mm.Hold())
+            rc = Options.Uapi != LuoUapi.Simplified ? UapiReboot(out freeze) : RebootLocked();      // LuoUapiState.cs
+        if (rc != Errno.Ok || !freeze) SerializeLock.ExitExclusive();
+        else SerializeLock.Freeze();
+        return rc;
+    }
+
+    private Errno RebootLocked()
+    {
         SerializeAttempts++;
         Errno rc = SerializeSessions();
         if (rc != Errno.Ok) return rc;
@@ -26,9 +41,11 @@ public sealed partial class Luo
             if (rc == Errno.Ok) rc = Kho.Finalize();
             if (rc != Errno.Ok) return Errno.EAGAIN;
         }
-        IsFrozen = true;
         return Errno.Ok;
     }
+
+    /// <summary>Model-only (benchmark thaw): releases the frozen serialize_lock.</summary>
+    internal void ThawForBench() => SerializeLock.Thaw();
 
     private ulong FdtSessionEntry(int i) => FdtSessionArea + FdtSessionHeaderSize + ((ulong)i * LuoSessionSer.Size);
 

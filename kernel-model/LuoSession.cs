@@ -36,6 +36,8 @@ public sealed class LuoFile
     public int RetrieveStatus { get; internal set; }
     /// <summary>Registry key while registered (null otherwise).</summary>
     internal object? RegistryId { get; set; }
+    /// <summary>luo_file->mutex: serialises retrieve of this file (luo.md §2.3).</summary>
+    internal KernelMutex Mutex { get; } = new("luo_file.mutex");
 
     internal LiveupdateFileOpArgs Args() => new(Handler)
     {
@@ -71,6 +73,9 @@ public sealed class LuoSession
     public bool Retrieved { get; internal set; }
     /// <summary>The session's anon-inode file while it exists.</summary>
     internal SessionFile? File { get; set; }
+    /// <summary>luo_session->mutex (luo.md §2.2): held by every session ioctl, the release, and the claim of
+    /// RETRIEVE_SESSION.</summary>
+    internal KernelMutex Mutex { get; } = new("luo_session.mutex");
 
     /// <summary>Builds the 64-byte zero-padded name field from text.</summary>
     public static byte[] NameField(string name)

@@ -140,15 +140,15 @@ public sealed partial class Luo
     /// <summary>The reboot hook of the rfc / v4 uAPIs (luo.md §4.1 "historical", §7.3): in PREPARED (rfc: also
     /// FROZEN) the freeze step runs (FLB serialization, serialize_lock held for good) → FROZEN; in every other
     /// state the reboot proceeds without LUO (nothing is serialized; the next kernel boots NORMAL).</summary>
-    private Errno UapiReboot()
+    private Errno UapiReboot(out bool freeze)
     {
         bool handover = UapiState == LiveupdateState.Prepared || (Options.Uapi == LuoUapi.Rfc && UapiState == LiveupdateState.Frozen);
+        freeze = handover; // only a handover leaves the state lock held forever
         if (!handover) return Errno.Ok;
         SerializeFlbs(OutFlbPhys);
         foreach (var s in Outgoing.List)
             if (SessionUapiState(s) == LiveupdateState.Prepared) SetSessionUapiState(s, LiveupdateState.Frozen);
         UapiState = LiveupdateState.Frozen;
-        IsFrozen = true;
         return Errno.Ok;
     }
 

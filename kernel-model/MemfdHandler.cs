@@ -20,6 +20,7 @@ public sealed class MemfdFile : OpenFile
     /// <inheritdoc/>
     protected override Errno Release()
     {
+        using var mm = Kernel.Mm.Hold(); // model mm lock (inode and page allocator locks)
         if (--Inode.OpenCount == 0) Inode.Evict();
         return Errno.Ok;
     }

@@ -50,9 +50,10 @@ public abstract class OpenFile
     /// <summary>f_pos.</summary>
     public long Position { get; internal set; }
     /// <summary>Current reference count (fds, mappings, LUO references).</summary>
-    public int RefCount => _refs;
+    public int RefCount => Volatile.Read(ref _refs);
     /// <summary>True once released.</summary>
-    public bool Released { get; private set; }
+    public bool Released => Volatile.Read(ref _released);
+    private bool _released;
     /// <summary>O_PATH description: most syscalls treat the fd as invalid.</summary>
     public bool IsPath => (Flags & OpenFlags.O_PATH) != 0;
     /// <summary>FMODE_READ.</summary>
@@ -62,22 +63,24 @@ public abstract class OpenFile
     /// <summary>What /proc/PID/fd would show (d_path).</summary>
     public abstract string PathName { get; }
 
-    /// <summary>get_file().</summary>
+    /// <summary>get_file() (f_count is an atomic: safe from any thread that holds a reference).</summary>
     public void Get()
     {
         if (Released) throw new InvalidOperationException($"get_file on released {this}");
-        _refs++;
+        Interlocked.Increment(ref _refs);
     }
 
     /// <summary>fput(): drops one reference; the last one runs <see cref="Release"/>. Returns the release
     /// result (Frozen when the release would block forever).</summary>
     public Errno Put()
     {
-        if (Released || _refs <= 0) throw new InvalidOperationException($"fput on released {this}");
-        if (--_refs > 0) return Errno.Ok;
+        if (Released) throw new InvalidOperationException($"fput on released {this}");
+        int left = Interlocked.Decrement(ref _refs);
+        if (left < 0) throw new InvalidOperationException($"fput on released {this}");
+        if (left > 0) return Errno.Ok;
         Errno rc = Release();
-        if (rc == Errno.Frozen) { _refs = 1; return rc; } // the releasing task blocks; the file stays
-        Released = true;
+        if (rc == Errno.Frozen) { Volatile.Write(ref _refs, 1); return rc; } // the releasing task blocks; the file stays
+        Volatile.Write(ref _released, true);
         return Errno.Ok;
     }
 
