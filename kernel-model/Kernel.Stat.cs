@@ -177,14 +177,21 @@ public sealed partial class Kernel
     {
         int len = Array.IndexOf(s.NameBytes, (byte)0);
         var name = s.NameBytes.AsSpan(0, len < 0 ? s.NameBytes.Length : len);
-        (string pre, string post) = kind switch
-        {
-            SessionInodeKind.MagicSingleton => ("luo_session:", ""),
-            SessionInodeKind.MagicPerSession => ("luo_session:[", "]"),
-            _ => ("anon_inode:[luo_session] ", ""),
-        };
-        return [.. Encoding.ASCII.GetBytes(pre), .. name, .. Encoding.ASCII.GetBytes(post)];
+        return [.. Encoding.ASCII.GetBytes(SessionLinkPrefix(kind)), .. name, .. Encoding.ASCII.GetBytes(kind == SessionInodeKind.MagicPerSession ? "]" : "")];
     }
+
+    /// <summary>The start of every session fd's /proc/PID/fd text under <paramref name="kind"/>.</summary>
+    public static string SessionLinkPrefix(SessionInodeKind kind) => kind switch
+    {
+        SessionInodeKind.MagicSingleton => "luo_session:",
+        SessionInodeKind.MagicPerSession => "luo_session:[",
+        _ => "anon_inode:[luo_session] ",
+    };
+
+    /// <summary>The /proc/PID/fd text of the session <paramref name="name"/> under <paramref name="kind"/> (no
+    /// length limit applied; see <see cref="LinkText"/>).</summary>
+    public static string SessionLinkText(string name, SessionInodeKind kind) =>
+        SessionLinkPrefix(kind) + name + (kind == SessionInodeKind.MagicPerSession ? "]" : "");
 
     /// <summary>What fstat reports for <paramref name="f"/>; null for a host file the model does not own.</summary>
     public static KernelStat? StatOf(OpenFile f)

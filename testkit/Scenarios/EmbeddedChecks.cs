@@ -50,6 +50,12 @@ internal static partial class EmbeddedChecks
         return run.CheckThat(label, problem is null, string.Join(" -> ", names) + " (in order, all as expected)", problem ?? "as expected");
     }
 
+    /// <summary>What /proc/PID/fd shows for the session <paramref name="name"/> in this run's session_inode variant.</summary>
+    internal static string SessionTarget(ScenarioRun run, string name) => Kernel.Kernel.SessionLinkText(name, run.Config.Luo.SessionInode);
+
+    /// <summary>The start of every session fd's /proc/PID/fd text in this run's variant.</summary>
+    internal static string SessionLinkPrefix(ScenarioRun run) => Kernel.Kernel.SessionLinkPrefix(run.Config.Luo.SessionInode);
+
     /// <summary>The fd targets of a process, as readlink /proc/PID/fd/N shows them.</summary>
     internal static string[] FdTargets(Process p) => [.. p.OpenFds.Select(fd => p.FdPath(fd) ?? "?")];
 
