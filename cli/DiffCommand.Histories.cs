@@ -8,6 +8,13 @@ internal static partial class DiffCommand
     /// <summary>Random histories replayed by default when the whole catalog is compared.</summary>
     public const int RandomHistoriesDefault = RandomHistories.DefaultCount;
 
+    /// <summary>Call arguments without the "&lt;/proc link text&gt;" after fd numbers: a variant that only renames
+    /// the link (session_inode) still makes the same call.</summary>
+    private static string StripFdNames(string args) => FdName().Replace(args, "");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"<[^<>]*>")]
+    private static partial System.Text.RegularExpressions.Regex FdName();
+
     /// <summary>Writes, per history whose results differ, its first divergent step; returns how many differ.</summary>
     public static int WriteHistories(IEnumerable<HistoryComparison> comparisons, int count, int length, TextWriter o)
     {

@@ -105,7 +105,7 @@ internal static partial class DiffCommand
             var a = left.Records[i];
             var b = right.Records[i];
             if (a.Line == b.Line) continue;
-            bool sameCall = a.Call == b.Call && a.Args == b.Args && a.Pid == b.Pid && a.Boot == b.Boot && a.Machine == b.Machine;
+            bool sameCall = a.Call == b.Call && StripFdNames(a.Args) == StripFdNames(b.Args) && a.Pid == b.Pid && a.Boot == b.Boot && a.Machine == b.Machine;
             o.Write(string.Create(inv, $"call {i + 1}:\n< {a.Line}\n> {b.Line}\n"));
             if (!sameCall)
             {
