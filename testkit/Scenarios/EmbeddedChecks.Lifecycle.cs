@@ -30,6 +30,7 @@ internal static partial class EmbeddedChecks
             .. VerifyClose(G1, MultiSessionProgram.Token1), .. VerifyClose(G1, MultiSessionProgram.Token2), .. VerifyClose(G1, MultiSessionProgram.Token3),
             .. FinishClose(G1, MultiSessionProgram.Files1), .. FinishClose(G1, MultiSessionProgram.Files2),
         ]);
+        Stress(run, H4, "retrieve every file, then finish", [.. VerifyClose(H4, StressFilesProgram.Files - 1), .. FinishClose(H4, StressFilesProgram.Session)]);
     }
 
     /// <summary>D2: an incoming session without files: RETRIEVE → fd, FINISH → 0, close → 0.</summary>
@@ -38,12 +39,15 @@ internal static partial class EmbeddedChecks
         Full(run, G1);
         foreach (string s in new[] { MultiSessionProgram.Empty1, MultiSessionProgram.Empty2 })
             StepsInOrder(run, $"empty session \"{s}\"", [S2(G1, $"luo_retrieve_session(\"{s}\")"), .. FinishClose(G1, s)]);
+        string last = $"many-test-{StressSessionsProgram.Sessions - 1}";
+        Stress(run, H3, "every empty session retrieved and finished",
+            [Retrieve(H3, "many-test-0"), .. FinishClose(H3, "many-test-0"), Retrieve(H3, last), .. FinishClose(H3, last)]);
     }
 
     /// <summary>D3: the state session (its memfd retrieved and closed) is finished last: FINISH → 0, close → 0.</summary>
     internal static void D3(ScenarioRun run)
     {
-        foreach (var p in new[] { F1, G1 })
+        foreach (var p in TwoStageProgram.All)
         {
             Full(run, p);
             StepsInOrder(run, p.Name + ": state memfd read, then the state session finished", [S2(p, $"state file: restore_and_verify_memfd(token {p.StateToken})"), .. FinishClose(p, p.StateSessionName)]);
