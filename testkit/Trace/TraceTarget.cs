@@ -241,6 +241,7 @@ public sealed class TraceTarget
                 Kernel.Arena.Write(luo.OutRootPhys, "X"u8);
                 return new(0);
             default:
+                if (luo.Outgoing.Blocks is null) return new(-(long)Errno.EINVAL); // FDT-era ABI: no session block set to corrupt
                 for (int i = 0; i < luo.Outgoing.Count; i++)
                 {
                     if (luo.Outgoing.Sessions[i].Files.Count == 0) continue;
