@@ -21,6 +21,7 @@ internal static class Program
         root.Subcommands.Add(ReplayCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(DiffCommand.Create());
+        root.Subcommands.Add(CheckTraceCommand.Create());
         // ---- end of command groups ----
 
         return root;

@@ -33,6 +33,11 @@ internal static class ReplayCommand
             error.Write($"luo: {file}: {e.Message}\n");
             return CliIo.ExitIoError;
         }
+        if (trace.Entries.FirstOrDefault(e => TraceFormat.IsRecorded(e.Op)) is { } rec)
+        {
+            error.Write($"luo: {file}: line {rec.Line}: a recording of a real kernel: check it with `luo check-trace`\n");
+            return CliIo.ExitIoError;
+        }
         var outcome = TraceReplayer.Run(trace, invariants);
         if (trace.Mutants != Kernel.LuoMutant.None) output.Write($"note: test-only mutants {trace.Mutants} are switched on\n");
         output.Write(outcome.Describe() + "\n");

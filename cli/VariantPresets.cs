@@ -22,6 +22,8 @@ internal static class VariantPresets
     [
         new("mainline", "N: the merged LUO at 637315cb (luo.md §1); no switch changed", []),
         new("fdt-v1", "FDT-era ABI: luo-v1 root FDT, fixed arrays of 819 sessions / 128 files, kho_finalize (luo.md §5.8, §7.4)", ["abi=fdt_v1"]),
+        new("v4", "v4 series (luo.md §7.3, seed 004): GET_STATE / SET_EVENT global state machine, session GET_STATE / SET_EVENT / UNPRESERVE_FD / RESTORE_FD, 56-byte names; FDT handover", ["uapi=v4", "abi=fdt_v1"]),
+        new("rfc", "RFC uAPI (luo.md §7.2): device-only FD_PRESERVE / FD_UNPRESERVE / FD_RESTORE, kernel tokens, EVENT_* ioctls, no sessions; FDT handover", ["uapi=rfc", "abi=fdt_v1"]),
         new("no-name-check", "before the name-validation series: empty and unterminated names accepted (luo.md §7.5)", ["name_check=off"]),
         new("no-direction-check", "no session-direction checks on PRESERVE_FD / RETRIEVE_FD / FINISH (luo.md §7.5)", ["direction_check=off"]),
         new("no-double-preserve", "early mainline: no preserved-file registry, double preservation accepted (luo.md §3.6, §7.5)", ["double_preserve=none"]),

@@ -84,7 +84,7 @@ public sealed partial class ShmemInode
         Seals = h.Seals;
         ulong pages = (ulong)((size + UserMemory.PageSize - 1) / UserMemory.PageSize);
         if (pages <= _kho.Arena.DramBytes / PhysicalArena.PageSize)   // a larger file fails preserve with ENOMEM anyway
-            for (ulong i = 0; i < pages; i++) Dirty.Add(i);
+            for (ulong i = 0; i < pages; i++) MarkDirty(i);
         file.Position = Math.Max(0, h.Position);
     }
 
@@ -99,7 +99,7 @@ public sealed partial class ShmemInode
         ulong pages = (ulong)((Size + UserMemory.PageSize - 1) / UserMemory.PageSize);
         for (ulong idx = 0; idx < pages; idx++)
         {
-            if (!_pages.TryGetValue(idx, out ulong pfn)) continue;
+            if (!_pages.TryGetPfn(idx, out ulong pfn)) continue;
             int n = h.ReadAt((long)idx * UserMemory.PageSize, page);
             if (n < 0) return Errno.EIO;
             page[n..].Clear();

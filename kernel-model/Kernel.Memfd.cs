@@ -69,7 +69,8 @@ public sealed partial class Kernel
         return 0;
     }
 
-    /// <summary>write(fd, buf, count) at the file offset.</summary>
+    /// <summary>write(fd, buf, count) at the file offset. When a page-cache page cannot be allocated the write
+    /// is short (bytes before that page) or, if nothing was written, fails ENOMEM (shmem_write_begin).</summary>
     public long Write(Process p, int fd, ulong buf, ulong count) => WriteCore(p, fd, buf, count, null);
 
     /// <summary>pwrite(fd, buf, count, offset): EINVAL for a negative offset.</summary>
@@ -93,10 +94,12 @@ public sealed partial class Kernel
         if (end > inode.Size && ((inode.Seals & Seals.F_SEAL_GROW) != 0 || inode.SizeFrozen)) return Fail(Errno.EPERM);
         var data = new byte[count];
         if (!p.Memory.TryRead(buf, data)) return Fail(Errno.EFAULT);
-        inode.WriteBytes(pos, data);
+        int written = inode.WriteBytes(pos, data);
+        if (written == 0) return Fail(Errno.ENOMEM);                     // shmem page allocation failed
+        end = pos + written;                                              // a short write stops at that page
         if (end > inode.Size) inode.Size = end;
         if (offset is null) m.Position = end;
-        return (long)count;
+        return written;
     }
 
     /// <summary>read(fd, buf, count) from the file offset.</summary>

@@ -18,7 +18,8 @@ public sealed partial class Luo
     /// <summary>luo_preserve_file(): the checks and steps of §3.6 in order, undone in reverse on failure.</summary>
     internal Errno PreserveFile(Process p, LuoSession s, int fd, ulong token)
     {
-        if (s.FileList.Any(f => f.Token == token)) return Errno.EEXIST;                    // 1
+        bool used = s.State == SessionState.Out ? s.OutTokens?.Contains(token) == true : s.FileList.Any(f => f.Token == token);
+        if (used) return Errno.EEXIST;                                                        // 1
         bool v5 = s.FileBlocks is not null;
         if (v5)
         {
@@ -52,6 +53,7 @@ public sealed partial class Luo
                 lf.SerializedData = args.SerializedData;
                 lf.PrivateData = args.PrivateData;
                 s.FileList.Add(lf);                                                           // 9
+                if (s.State == SessionState.Out) (s.OutTokens ??= []).Add(token);
                 return Errno.Ok;
             }
         }
@@ -164,6 +166,7 @@ public sealed partial class Luo
             s.FileList.RemoveAt(i);
             s.FileBlocks?.Shrink(s.FileList.Count);
         }
+        s.OutTokens = null;                          // FINISH on an outgoing session (direction_check off)
         s.FileBlocks?.Destroy();
         if (s.FdtFileArea != 0)
         {
@@ -192,6 +195,7 @@ public sealed partial class Luo
     internal Errno SessionRelease(LuoSession s)
     {
         if (IsFrozen) return Errno.Frozen;
+        if (Options.Uapi != LuoUapi.Simplified) UapiBeforeRelease(s);                               // LuoUapiState.cs
         s.File = null;
         if (s.State == SessionState.Out)
         {
@@ -225,6 +229,7 @@ public sealed partial class Luo
             s.FileBlocks?.Shrink(s.FileList.Count);
             f.File?.Put();
         }
+        s.OutTokens = null;
         s.FileBlocks?.Destroy();
         if (s.FdtFileArea != 0)
         {

@@ -142,6 +142,7 @@ public sealed partial class Luo
     /// <summary>ioctl on the /dev/liveupdate fd (luo.md §3.2–§3.5).</summary>
     internal long DeviceIoctl(Process p, uint cmd, ulong arg)
     {
+        if (Options.Uapi != LuoUapi.Simplified) return Options.Uapi == LuoUapi.V4 ? V4DeviceIoctl(p, cmd, arg) : RfcDeviceIoctl(p, cmd, arg); // LuoUapiV4.cs / LuoUapiRfc.cs
         uint nr = cmd & 0xFF;
         if (nr >= DeviceOps.Length) return Fail(Errno.EINVAL);                             // step 1
         Errno rc = CopyIn(p, cmd, nr, arg, DeviceOps[nr], Errno.Ok, out var u);
@@ -152,6 +153,7 @@ public sealed partial class Luo
     /// <summary>ioctl on a session fd (luo.md §3.2, §3.6–§3.9).</summary>
     internal long SessionIoctl(Process p, SessionFile file, uint cmd, ulong arg)
     {
+        if (Options.Uapi == LuoUapi.V4) return V4SessionIoctl(p, file.Session, cmd, arg);              // LuoUapiV4.cs (rfc has no session fds)
         uint nr = cmd & 0xFF;
         uint sessionCmds = Options.GetName == GetNameVariant.Absent ? 3u : 4u;            // get_name=absent: 3 entries
         if (nr < LiveupdateUapi.SessionCmdBase || nr >= LiveupdateUapi.SessionCmdBase + sessionCmds) return Fail(Errno.EINVAL); // step 1
@@ -226,19 +228,31 @@ public sealed partial class Luo
             Errno g = sh.Blocks.Grow(sh.Count + 1);
             if (g != Errno.Ok) return g;
         }
-        foreach (var it in sh.List)
-            if (LuoSession.NamesEqual(it.NameBytes, session.NameBytes))
-            {
-                if (Options.TrimEmptySessionBlock) sh.Blocks?.Shrink(sh.Count);
-                return Errno.EEXIST;
-            }
+        string key = OutgoingNameKey(session.NameBytes);
+        if (_outgoingNames.Contains(key))                     // the kernel walks the list; same answer in O(1)
+        {
+            if (Options.TrimEmptySessionBlock) sh.Blocks?.Shrink(sh.Count);
+            return Errno.EEXIST;
+        }
         sh.List.Add(session);
+        _outgoingNames.Add(key);
         return Errno.Ok;
+    }
+
+    /// <summary>Names of the outgoing sessions (bytes up to the NUL, as <see cref="LuoSession.NamesEqual"/>
+    /// compares them): an index so the duplicate check stays O(1) with hundreds of thousands of sessions
+    /// (issue 9 §4 runs the 10000-block limit with real counts).</summary>
+    private readonly HashSet<string> _outgoingNames = new(StringComparer.Ordinal);
+
+    private static string OutgoingNameKey(byte[] name)
+    {
+        int len = Array.IndexOf(name, (byte)0, 0, LiveupdateUapi.NameLength);
+        return System.Text.Encoding.Latin1.GetString(name, 0, len < 0 ? LiveupdateUapi.NameLength : len);
     }
 
     private void RemoveOutgoing(LuoSession session)
     {
-        Outgoing.List.Remove(session);
+        if (Outgoing.List.Remove(session)) _outgoingNames.Remove(OutgoingNameKey(session.NameBytes));
         if (!Mut(LuoMutant.NoShrinkOnClose)) Outgoing.Blocks?.Shrink(Outgoing.Count); // mutant: NoShrinkOnClose
         session.State = SessionState.Destroyed;
     }

@@ -15,6 +15,7 @@ public sealed partial class Luo
     {
         if (!Enabled) return Errno.Ok;
         if (IsFrozen) return Errno.Frozen;
+        if (Options.Uapi != LuoUapi.Simplified) return UapiReboot();                                // LuoUapiState.cs
         SerializeAttempts++;
         Errno rc = SerializeSessions();
         if (rc != Errno.Ok) return rc;

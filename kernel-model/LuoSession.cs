@@ -81,6 +81,10 @@ public sealed class LuoSession
         return f;
     }
 
+    /// <summary>Tokens of an outgoing session's files (null while it has none): an index so PRESERVE_FD's
+    /// duplicate-token check (luo.md §3.6 step 1) stays O(1) with hundreds of thousands of files.</summary>
+    internal HashSet<ulong>? OutTokens { get; set; }
+
     /// <summary>Byte-wise compare of two names up to the NUL within 64 bytes.</summary>
     internal static bool NamesEqual(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
     {

@@ -110,7 +110,8 @@ public static class LuoSyscalls
         return rc;
     }
 
-    /// <summary>write() of <paramref name="data"/> through the scratch buffer (chunked).</summary>
+    /// <summary>write() of <paramref name="data"/> through the scratch buffer (chunked); returns the bytes written,
+    /// or the error when nothing could be written.</summary>
     public static long WriteBytes(Kernel k, Process p, int fd, ReadOnlySpan<byte> data)
     {
         ArgumentNullException.ThrowIfNull(k);
@@ -121,9 +122,9 @@ public static class LuoSyscalls
             int n = Math.Min(data.Length, ScratchSize);
             p.Memory.Poke(a, data[..n]);
             long rc = k.Write(p, fd, a, (ulong)n);
-            if (rc < 0) return rc;
+            if (rc < 0) return total > 0 ? total : rc;   // like write(): bytes so far, else the error
             total += rc;
-            data = data[n..];
+            data = data[(int)rc..];                       // a short write (ENOMEM at a page) is retried from there
         }
         return total;
     }

@@ -96,25 +96,22 @@ public sealed class MemfdHandler : LiveupdateFileHandler
         if (Version == MemfdVersion.V2 && (inode.Seals & ~Seals.All) != 0) return Errno.EOPNOTSUPP;
         ulong pages = ((ulong)inode.Size + PhysicalArena.PageSize - 1) / PhysicalArena.PageSize;
         if (Version == MemfdVersion.V2 && pages > uint.MaxValue) return Errno.EFBIG;
+        // memfd_pin_folios(): every index is pinned first, holes filled with new zero folios (these stay in the
+        // page cache even if a later step fails); then the array is vcalloc'ed; only then is each folio
+        // preserved (mm/memfd_luo.c order, which decides what runs out first under real memory pressure).
+        var pinned = new List<ulong>(); // grows with what was pinned: a huge sparse size runs out of arena pages first
         for (ulong idx = 0; idx < pages; idx++)
         {
-            bool hole = !inode.TryGetPage(idx, out ulong pfn);
-            if (hole)
+            if (!inode.TryGetPage(idx, out ulong pfn))
             {
                 Errno a = Faults.Check(FaultPoint.MemfdFolioAlloc);
                 if (a != Errno.Ok) return a;
                 if (!inode.AllocPage(idx, out pfn)) return Errno.ENOMEM;
             }
-            Errno p = Faults.Check(FaultPoint.MemfdFolioPreserve);
-            if (p == Errno.Ok) p = Kho.PreserveFolio(new Folio(pfn, 0));
-            if (p != Errno.Ok) return p;
-            uint flags = Version == MemfdVersion.V2 || inode.Dirty.Contains(idx)
-                ? MemfdLuoFolioSer.FlagDirty | MemfdLuoFolioSer.FlagUptodate
-                : MemfdLuoFolioSer.FlagUptodate;
-            folios.Add(new MemfdLuoFolioSer(pfn, flags, idx));
+            pinned.Add(pfn);
         }
-        if (folios.Count == 0) return Errno.Ok;
-        int arrayPages = (int)(((ulong)folios.Count * MemfdLuoFolioSer.Size + PhysicalArena.PageSize - 1) / PhysicalArena.PageSize);
+        if (pages == 0) return Errno.Ok;
+        int arrayPages = (int)((pages * MemfdLuoFolioSer.Size + PhysicalArena.PageSize - 1) / PhysicalArena.PageSize);
         Errno rc = Faults.Check(FaultPoint.MemfdArrayAlloc);
         if (rc != Errno.Ok) return rc;
         arrayAddr = Kho.Vmalloc.Allocate(arrayPages);
@@ -122,10 +119,19 @@ public sealed class MemfdHandler : LiveupdateFileHandler
         var area = Kho.Vmalloc.Find(arrayAddr)!;
         foreach (ulong pg in area.Pages) Kho.Arena.Fill(pg, PhysicalArena.PageSize, 0); // vcalloc
         Span<byte> e = stackalloc byte[MemfdLuoFolioSer.Size];
-        for (int i = 0; i < folios.Count; i++)
+        for (ulong idx = 0; idx < pages; idx++)
         {
-            folios[i].WriteTo(e);
-            Kho.Arena.Write(EntryPhys(area, i), e);
+            ulong pfn = pinned[(int)idx];
+            Errno p = Faults.Check(FaultPoint.MemfdFolioPreserve);
+            if (p == Errno.Ok) p = Kho.PreserveFolio(new Folio(pfn, 0));
+            if (p != Errno.Ok) return p;
+            uint flags = Version == MemfdVersion.V2 || inode.IsDirty(idx)
+                ? MemfdLuoFolioSer.FlagDirty | MemfdLuoFolioSer.FlagUptodate
+                : MemfdLuoFolioSer.FlagUptodate;
+            var f = new MemfdLuoFolioSer(pfn, flags, idx);
+            folios.Add(f);
+            f.WriteTo(e);
+            Kho.Arena.Write(EntryPhys(area, folios.Count - 1), e);
         }
         rc = Faults.Check(FaultPoint.MemfdVmallocPreserve);
         if (rc == Errno.Ok) rc = Kho.PreserveVmalloc(arrayAddr, ref desc);
@@ -240,8 +246,7 @@ public sealed class MemfdHandler : LiveupdateFileHandler
             }
             Errno inj = Faults.Check(FaultPoint.MemfdFolioRestore);
             if (inj != Errno.Ok || !Kho.RestoreFolio(f.Pfn << PhysicalArena.PageShift, out _)) { err = Errno.EIO; continue; }
-            inode.InsertPage(f.Index, f.Pfn);
-            if ((f.Flags & MemfdLuoFolioSer.FlagDirty) != 0) inode.Dirty.Add(f.Index);
+            inode.InsertPage(f.Index, f.Pfn, (f.Flags & MemfdLuoFolioSer.FlagDirty) != 0);
         }
         FreeArray(area);
         return err;

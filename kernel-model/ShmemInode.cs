@@ -28,7 +28,8 @@ public static class Seals
 public sealed partial class ShmemInode
 {
     private static ulong s_nextIno = 1000;
-    private readonly Dictionary<ulong, ulong> _pages = []; // index → pfn
+    private readonly ShmemPageMap _pages = new(); // index → pfn + dirty bit
+    private HashSet<ulong>? _dirtyHoles; // indices marked written before their page exists (host-backed memfds)
     private readonly Kho.Kho _kho;
 
     internal ShmemInode(Kho.Kho kho, string name, bool allowSealing, bool hugetlb)
@@ -56,41 +57,55 @@ public sealed partial class ShmemInode
     internal int OpenCount { get; set; }
     /// <summary>Number of pages in the page cache.</summary>
     public int PageCount => _pages.Count;
-    /// <summary>Pages that were written (dirty bit for memfd-v1 flags).</summary>
-    internal HashSet<ulong> Dirty { get; } = [];
-
     /// <summary>Page cache as (index, pfn) in ascending index order.</summary>
-    public IReadOnlyList<(ulong Index, ulong Pfn)> Pages => [.. _pages.OrderBy(kv => kv.Key).Select(kv => (kv.Key, kv.Value))];
+    public IReadOnlyList<(ulong Index, ulong Pfn)> Pages => [.. _pages.Entries().OrderBy(e => e.Index).Select(e => (e.Index, e.Pfn))];
 
     /// <summary>The pfn at <paramref name="index"/>, if present.</summary>
-    public bool TryGetPage(ulong index, out ulong pfn) => _pages.TryGetValue(index, out pfn);
+    public bool TryGetPage(ulong index, out ulong pfn) => _pages.TryGetPfn(index, out pfn);
+
+    /// <summary>Whether the page at <paramref name="index"/> was written (folio dirty bit, memfd-v1 flags).</summary>
+    internal bool IsDirty(ulong index) => _pages.IsDirty(index) || (_dirtyHoles?.Contains(index) ?? false);
+
+    /// <summary>Marks the page at <paramref name="index"/> written; for a hole, the mark applies once it is filled.</summary>
+    internal void MarkDirty(ulong index)
+    {
+        if (_pages.TryGetPfn(index, out _)) _pages.MarkDirty(index);
+        else (_dirtyHoles ??= []).Add(index);
+    }
 
     /// <summary>Allocates a zeroed page for a hole (shmem_get_folio with SGP_CACHE); false on ENOMEM. Placed outside
     /// scratch: LUO pins folios long-term, which migrates them out of the movable (scratch/CMA) area.</summary>
     internal bool AllocPage(ulong index, out ulong pfn)
     {
-        if (_pages.TryGetValue(index, out pfn)) return true;
+        if (_pages.TryGetPfn(index, out pfn)) return true;
         if (!_kho.Pages.TryAlloc(0, AllocFlags.Zeroed, out pfn)) return false;
         _kho.MemMap.SetRefCount(pfn, 1);
         _kho.MemMap.SetOrder(pfn, 0);
-        _pages[index] = pfn;
+        _pages.Set(index, pfn, _dirtyHoles?.Remove(index) ?? false);
         return true;
     }
 
-    /// <summary>Inserts a restored folio (retrieve, luo.md §6.5).</summary>
-    internal void InsertPage(ulong index, ulong pfn) => _pages[index] = pfn;
+    /// <summary>Inserts a restored folio with its serialized dirty flag (retrieve, luo.md §6.5).</summary>
+    internal void InsertPage(ulong index, ulong pfn, bool dirty) => _pages.Set(index, pfn, dirty);
 
     internal void ReadPage(ulong index, int offset, Span<byte> dst)
     {
-        if (_pages.TryGetValue(index, out ulong pfn)) _kho.Arena.Read((pfn << PhysicalArena.PageShift) + (ulong)offset, dst);
+        if (_pages.TryGetPfn(index, out ulong pfn)) _kho.Arena.Read((pfn << PhysicalArena.PageShift) + (ulong)offset, dst);
         else dst.Clear();
     }
 
     internal void WritePage(ulong index, int offset, ReadOnlySpan<byte> src)
     {
-        if (!AllocPage(index, out ulong pfn)) throw new InsufficientMemoryException("shmem page allocation failed (model OOM)");
+        if (!TryWritePage(index, offset, src)) throw new InsufficientMemoryException("shmem page allocation failed (model OOM)");
+    }
+
+    /// <summary>shmem_write_begin/end for one page: false (nothing written) when the page cannot be allocated.</summary>
+    private bool TryWritePage(ulong index, int offset, ReadOnlySpan<byte> src)
+    {
+        if (!AllocPage(index, out ulong pfn)) return false;
         _kho.Arena.Write((pfn << PhysicalArena.PageShift) + (ulong)offset, src);
-        Dirty.Add(index);
+        _pages.MarkDirty(index);
+        return true;
     }
 
     /// <summary>Reads file bytes [pos, pos+dst.Length) (caller clips to size).</summary>
@@ -106,17 +121,21 @@ public sealed partial class ShmemInode
         }
     }
 
-    /// <summary>Writes file bytes (caller has checked seals and size rules).</summary>
-    internal void WriteBytes(long pos, ReadOnlySpan<byte> src)
+    /// <summary>Writes file bytes (caller has checked seals and size rules) page by page, as
+    /// generic_perform_write() does: stops at the first page that cannot be allocated and returns the number of
+    /// bytes written before it (0 = nothing written, the caller reports ENOMEM).</summary>
+    internal int WriteBytes(long pos, ReadOnlySpan<byte> src)
     {
-        for (int done = 0; done < src.Length;)
+        int done = 0;
+        while (done < src.Length)
         {
             long a = pos + done;
             int off = (int)(a % UserMemory.PageSize);
             int n = Math.Min(UserMemory.PageSize - off, src.Length - done);
-            WritePage((ulong)(a / UserMemory.PageSize), off, src.Slice(done, n));
+            if (!TryWritePage((ulong)(a / UserMemory.PageSize), off, src.Slice(done, n))) break;
             done += n;
         }
+        return done;
     }
 
     /// <summary>Truncate to <paramref name="size"/>: pages wholly beyond are freed, the partial tail zeroed.</summary>
@@ -125,14 +144,11 @@ public sealed partial class ShmemInode
         if (size < Size)
         {
             ulong firstGone = (ulong)((size + UserMemory.PageSize - 1) / UserMemory.PageSize);
-            foreach (var idx in _pages.Keys.Where(i => i >= firstGone).ToList())
-            {
-                FreePage(_pages[idx]);
-                _pages.Remove(idx);
-                Dirty.Remove(idx);
-            }
+            foreach (var (idx, _, _) in _pages.Entries().Where(e => e.Index >= firstGone).ToList())
+                if (_pages.Remove(idx, out ulong gone)) FreePage(gone);
+            _dirtyHoles?.RemoveWhere(i => i >= firstGone);
             int tail = (int)(size % UserMemory.PageSize);
-            if (tail != 0 && _pages.TryGetValue((ulong)(size / UserMemory.PageSize), out ulong pfn))
+            if (tail != 0 && _pages.TryGetPfn((ulong)(size / UserMemory.PageSize), out ulong pfn))
                 _kho.Arena.Fill((pfn << PhysicalArena.PageShift) + (ulong)tail, (ulong)(UserMemory.PageSize - tail), 0);
         }
         Size = size;
@@ -145,7 +161,7 @@ public sealed partial class ShmemInode
     {
         ReleaseHost();
         if (_kho.IsDead) { _pages.Clear(); return; }
-        foreach (ulong pfn in _pages.Values) FreePage(pfn);
+        foreach (ulong pfn in _pages.Pfns()) FreePage(pfn);
         _pages.Clear();
     }
 }

@@ -120,8 +120,9 @@ internal sealed partial class ModelStep
         return rc;
     }
 
-    /// <summary>memfd_luo_preserve (luo.md §6.2): record, then every page in ascending order (holes filled),
-    /// then the folio array; holes filled before a failure stay in the page cache.</summary>
+    /// <summary>memfd_luo_preserve (luo.md §6.2): record, then every page pinned in ascending order (holes
+    /// filled), then the folio array, then each folio preserved, then the array (mm/memfd_luo.c order); holes
+    /// filled before a failure stay in the page cache.</summary>
     private Errno MemfdPreserve(int id)
     {
         var d = D(id);
@@ -132,19 +133,13 @@ internal sealed partial class ModelStep
         var set = d.PageSet;
         for (int i = 0; i < pages && rc == Errno.Ok; i++)
         {
-            if (!set.Contains(i))
-            {
-                rc = Hit(FaultPoint.MemfdFolioAlloc);
-                if (rc != Errno.Ok) break;
-                set = set.Add(i);
-            }
-            rc = Hit(FaultPoint.MemfdFolioPreserve);
+            if (set.Contains(i)) continue;
+            rc = Hit(FaultPoint.MemfdFolioAlloc);
+            if (rc == Errno.Ok) set = set.Add(i);
         }
-        if (rc == Errno.Ok && pages > 0)
-        {
-            rc = Hit(FaultPoint.MemfdArrayAlloc);
-            if (rc == Errno.Ok) rc = Hit(FaultPoint.MemfdVmallocPreserve);
-        }
+        if (rc == Errno.Ok && pages > 0) rc = Hit(FaultPoint.MemfdArrayAlloc);
+        for (int i = 0; i < pages && rc == Errno.Ok; i++) rc = Hit(FaultPoint.MemfdFolioPreserve);
+        if (rc == Errno.Ok && pages > 0) rc = Hit(FaultPoint.MemfdVmallocPreserve);
         SetDesc(id, d with { Pages = set, SizeFrozen = rc == Errno.Ok });
         return rc;
     }

@@ -32,10 +32,19 @@ public static partial class TraceFormat
     private static TraceEntry ParseLine(string line, int lineNo)
     {
         int pid = 1;
+        CallTime? time = null;
         if (line.StartsWith('['))
         {
             int close = line.IndexOf(']', StringComparison.Ordinal);
-            if (close < 0 || !int.TryParse(line.AsSpan(1, close - 1), NumberStyles.None, CultureInfo.InvariantCulture, out pid))
+            if (close < 0) throw new TraceParseException(lineNo, "bad [pid] prefix");
+            string prefix = line[1..close];
+            int at = prefix.IndexOf(" @", StringComparison.Ordinal);
+            if (at >= 0)
+            {
+                time = ParseTime(prefix[(at + 2)..], lineNo);
+                prefix = prefix[..at];
+            }
+            if (!int.TryParse(prefix, NumberStyles.None, CultureInfo.InvariantCulture, out pid))
                 throw new TraceParseException(lineNo, "bad [pid] prefix");
             line = line[(close + 1)..].Trim();
         }
@@ -49,7 +58,7 @@ public static partial class TraceFormat
             output = rest[(arrow + 4)..].Trim();
             rest = rest[..arrow].Trim();
         }
-        var op = ParseCall(call, lineNo) with { Pid = pid };
+        var op = ParseCall(call, lineNo) with { Pid = pid, Time = time };
         long value = ParseValue(rest, lineNo);
         byte[]? data = null;
         switch (op)
@@ -63,6 +72,9 @@ public static partial class TraceFormat
             case PreadOp or KhoRestoreOp:
                 data = output is null ? null : ParseBytes(output, lineNo);
                 break;
+            case MemfdStateOp or ContentOp:
+                if (output is null) throw new TraceParseException(lineNo, "expected '=> pos=P…'");
+                return new TraceEntry(op, new TraceResult(value) { Facts = ParseFacts(output, op is ContentOp, lineNo) }, lineNo);
             default:
                 if (output is not null) throw new TraceParseException(lineNo, "this call has no output");
                 break;
@@ -136,6 +148,7 @@ public static partial class TraceFormat
             case "ftruncate": Need(2); return new FtruncateOp(Int(a[0], lineNo), Long(a[1], lineNo));
             case "fcntl":
                 Need(3);
+                if (a[1] is "F_DUPFD" or "F_DUPFD_CLOEXEC") return new DupFdOp(Int(a[0], lineNo), Int(a[2], lineNo), a[1] == "F_DUPFD_CLOEXEC");
                 if (a[1] != "F_ADD_SEALS") throw new TraceParseException(lineNo, "only fcntl(fd, F_ADD_SEALS, x) is supported");
                 return new AddSealsOp(Int(a[0], lineNo), (uint)Long(a[2], lineNo));
             case "lseek":
@@ -145,9 +158,9 @@ public static partial class TraceFormat
                 return new LseekOp(Int(a[0], lineNo), Long(a[1], lineNo), w >= 0 ? w : Int(a[2], lineNo));
             }
             case "setrlimit":
-                Need(2);
+                if (a.Count != 3) Need(2);
                 if (a[0] != "RLIMIT_NOFILE") throw new TraceParseException(lineNo, "only RLIMIT_NOFILE is supported");
-                return new SetrlimitOp((ulong)Long(a[1], lineNo));
+                return a.Count == 3 ? new SetrlimitBothOp(U64(a[1], lineNo), U64(a[2], lineNo)) : new SetrlimitOp((ulong)Long(a[1], lineNo));
             case "reboot":
                 Need(1);
                 return new RebootOp(a[0] == "LINUX_REBOOT_CMD_KEXEC" ? Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC : (uint)Long(a[0], lineNo));
@@ -179,7 +192,7 @@ public static partial class TraceFormat
                     "file_count" => CorruptKind.FileCount,
                     _ => throw new TraceParseException(lineNo, $"unknown corruption '{a[0]}'"),
                 });
-            default: throw new TraceParseException(lineNo, $"unknown call '{name}'");
+            default: return ParseRecordedCall(name, a, lineNo) ?? throw new TraceParseException(lineNo, $"unknown call '{name}'");
         }
     }
 
@@ -201,7 +214,7 @@ public static partial class TraceFormat
             if (colon < 0) throw new TraceParseException(lineNo, "placement needs ':'");
             place = buf[1] == 'w' ? BufPlace.RwRo : BufPlace.RoHole;
             split = Int(buf[(buf.IndexOf('-', StringComparison.Ordinal) + 1)..colon], lineNo);
-            if (split is <= 0 or >= UserMemory.PageSize) throw new TraceParseException(lineNo, "split must be 1..4095");
+            if (split is <= 0 or > UserMemory.PageSize) throw new TraceParseException(lineNo, "split must be 1..4096");
             buf = buf[(colon + 1)..];
         }
         byte[] input = place == BufPlace.Hole && buf.Length == 0 ? [] : StructLayouts.Parse(cmd, buf, out string? err) ?? throw new TraceParseException(lineNo, err!);

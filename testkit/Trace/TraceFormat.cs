@@ -18,8 +18,10 @@ public sealed class TraceParseException(int line, string message) : FormatExcept
 /// </summary>
 public static partial class TraceFormat
 {
-    /// <summary>Format version written and accepted.</summary>
+    /// <summary>Format version written for traces of model calls (and accepted).</summary>
     public const int Version = 1;
+    /// <summary>Newest version this reader accepts; recordings (§7) are written in it.</summary>
+    public const int RecordedVersion = 2;
     /// <summary>First line of every trace.</summary>
     public const string Magic = "luo-trace";
 
@@ -101,8 +103,9 @@ public static partial class TraceFormat
             KhoRestoreOp k => $"model.kho_restore_folio({I(k.Index)})",
             FlbIncomingOp f => f.Put ? "model.flb_put_incoming()" : "model.flb_get_incoming()",
             CorruptOp c => $"model.corrupt({(c.Kind == CorruptKind.RootCompatible ? "root_compatible" : "file_count")})",
-            _ => throw new ArgumentException($"unknown op {op.GetType().Name}", nameof(op)),
+            _ => RecordedCall(op) ?? throw new ArgumentException($"unknown op {op.GetType().Name}", nameof(op)),
         };
+        if (op.Time is { } when) return $"[{I(op.Pid)} @{when.Start.ToString(CultureInfo.InvariantCulture)}+{when.Duration.ToString(CultureInfo.InvariantCulture)}] {body}";
         return op.Pid == 1 ? body : $"[{I(op.Pid)}] {body}";
     }
 
@@ -125,6 +128,9 @@ public static partial class TraceFormat
         {
             case IoctlOp io when result.Data is not null && !result.Data.AsSpan().SequenceEqual(InputWindow(io)):
                 sb.Append(" => ").Append(StructLayouts.Format(io.Cmd, TrimWindow(io.Cmd, result.Data)));
+                break;
+            case MemfdStateOp or ContentOp when result.Facts is not null:
+                sb.Append(" => ").Append(result.Facts);
                 break;
             case PreadOp or KhoRestoreOp when result.Data is { Length: > 0 }:
                 sb.Append(" => ").Append(op is PreadOp ? Bytes(result.Data) : TraceText.Hex(result.Data));
@@ -156,7 +162,10 @@ public static partial class TraceFormat
     public static string Print(IEnumerable<TraceEntry> entries, ulong? seed = null, LuoMutant mutants = LuoMutant.None, IEnumerable<string>? comments = null)
     {
         ArgumentNullException.ThrowIfNull(entries);
-        var sb = new StringBuilder().Append(Magic).Append(' ').Append(I(Version)).Append('\n');
+        var list = entries as IReadOnlyCollection<TraceEntry> ?? [.. entries];
+        int version = list.Any(e => IsRecorded(e.Op) || e.Op.Time is not null) ? RecordedVersion : Version;
+        entries = list;
+        var sb = new StringBuilder().Append(Magic).Append(' ').Append(I(version)).Append('\n');
         foreach (string c in comments ?? []) sb.Append("# ").Append(c).Append('\n');
         if (seed is { } s) sb.Append("seed 0x").Append(s.ToString("x", CultureInfo.InvariantCulture)).Append('\n');
         if (mutants != LuoMutant.None) sb.Append("mutants ").Append(mutants.ToString().Replace(", ", "|", StringComparison.Ordinal)).Append('\n');
@@ -194,7 +203,7 @@ public static partial class TraceFormat
                 var head = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
                 if (head.Length != 2 || head[0] != Magic || !int.TryParse(head[1], NumberStyles.None, CultureInfo.InvariantCulture, out version))
                     throw new TraceParseException(lineNo, $"expected '{Magic} {Version}' as the first line");
-                if (version != Version) throw new TraceParseException(lineNo, $"unsupported trace version {version} (this reader knows {Version})");
+                if (version is < 1 or > RecordedVersion) throw new TraceParseException(lineNo, $"unsupported trace version {version} (this reader knows 1 to {RecordedVersion})");
                 continue;
             }
             if (line.StartsWith("seed ", StringComparison.Ordinal))
@@ -224,7 +233,13 @@ public static partial class TraceFormat
                 }
                 continue;
             }
-            try { entries.Add(ParseLine(line, lineNo)); }
+            try
+            {
+                var entry = ParseLine(line, lineNo);
+                if (version < RecordedVersion && (IsRecorded(entry.Op) || entry.Op.Time is not null))
+                    throw new TraceParseException(lineNo, $"'{Call(entry.Op with { Time = null })}' needs 'luo-trace {RecordedVersion}'");
+                entries.Add(entry);
+            }
             catch (TraceParseException) { throw; }
             catch (Exception e) when (e is FormatException or ArgumentException or OverflowException) { throw new TraceParseException(lineNo, e.Message); }
         }

@@ -25,6 +25,8 @@ public abstract record TraceOp
 {
     /// <summary>Process id as written in the trace (1 = the first process of the current boot).</summary>
     public int Pid { get; init; } = 1;
+    /// <summary>Version 2: when the call ran (<c>[PID @START+DUR]</c>), null when the trace does not say.</summary>
+    public CallTime? Time { get; init; }
 }
 
 /// <summary>open(path, flags).</summary>
@@ -103,6 +105,9 @@ public enum CorruptKind
 /// and, for ioctl and pread, the observed bytes.</summary>
 public sealed record TraceResult(long Value, byte[]? Data = null)
 {
+    /// <summary>Version 2: the memfd facts of a <c>memfd_state</c> / <c>content</c> line (not part of equality).</summary>
+    public MemfdFacts? Facts { get; init; }
+
     /// <summary>The call blocks forever (serialize_lock held after a successful reboot).</summary>
     public const long Frozen = -(long)Errno.Frozen;
     /// <summary>kexec: the next kernel panicked at boot.</summary>

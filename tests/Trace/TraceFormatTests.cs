@@ -83,7 +83,7 @@ public class TraceFormatTests
     }
 
     [Theory]
-    [InlineData("luo-trace 2\n", 1)]
+    [InlineData("luo-trace 3\n", 1)]
     [InlineData("luo-trace 1\nopen(\"/dev/liveupdate\") = 0\n", 2)]
     [InlineData("luo-trace 1\nioctl(0, CREATE_SESSION, {size=72, bogus=1}) = 0\n", 2)]
     [InlineData("luo-trace 1\nclose(3) = maybe\n", 2)]
