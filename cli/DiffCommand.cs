@@ -10,25 +10,36 @@ namespace LuoModel.Cli;
 /// configurations and prints, per scenario that behaves differently, both outcomes, the first divergent step
 /// and every call whose result differs (aligned call by call until the two traces stop making the same calls).
 /// One <c>--variant</c> compares mainline with it; a side may compose presets with '+'
-/// (<c>fdt-v1+no-name-check</c>). Exit status: 0 when no scenario differs, 1 when some do, 2 on a usage error.
+/// (<c>fdt-v1+no-name-check</c>). With the whole catalog (no scenario named, or "all") it also replays a fixed set
+/// of seeded random histories (<c>--histories N</c>, default 50 then, 0 otherwise) under both sides and prints
+/// the first divergent step of each. Exit status: 0 when nothing differs, 1 when something does, 2 on a usage error.
 /// </summary>
-internal static class DiffCommand
+internal static partial class DiffCommand
 {
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
         var variant = new Option<string[]>("--variant") { Description = "left and right configuration (one: mainline vs it); presets joined with '+' compose" };
         var scenarios = new Argument<string[]>("scenario") { Description = "catalog ids or upstream names; \"all\" or none: the whole catalog", Arity = ArgumentArity.ZeroOrMore };
-        var cmd = new Command("diff", "Run the scenario catalog under two variants and print every call whose result differs")
+        var histories = new Option<int?>("--histories") { Description = $"seeded random histories to replay under both sides (default {RandomHistoriesDefault} with the whole catalog, 0 when scenarios are named)" };
+        var length = new Option<int>("--history-length") { Description = "ops per random history", DefaultValueFactory = _ => LuoModel.Testkit.Histories.RandomHistories.DefaultLength };
+        var cmd = new Command("diff", "Run the scenario catalog and seeded random histories under two variants and print what differs")
         {
-            variant, scenarios,
+            variant, scenarios, histories, length,
         };
-        cmd.SetAction(r => Run(r.GetValue(variant) ?? [], r.GetValue(scenarios) ?? [], CliIo.Out(r), CliIo.Err(r)));
+        cmd.SetAction(r => Run(r.GetValue(variant) ?? [], r.GetValue(scenarios) ?? [], r.GetValue(histories), r.GetValue(length), CliIo.Out(r), CliIo.Err(r)));
         return cmd;
     }
 
-    private static int Run(string[] variants, string[] names, TextWriter o, TextWriter err)
+    private static int Run(string[] variants, string[] names, int? histories, int length, TextWriter o, TextWriter err)
     {
+        bool wholeCatalog = names.Length == 0 || (names.Length == 1 && names[0] == "all");
+        int historyCount = histories ?? (wholeCatalog ? RandomHistoriesDefault : 0);
+        if (historyCount < 0 || length <= 0)
+        {
+            err.Write("luo diff: --histories must be >= 0 and --history-length > 0\n");
+            return RunCommand.ExitUsage;
+        }
         if (variants.Length is 0 or > 2)
         {
             err.Write("luo diff: give one or two --variant (left and right)\n");
@@ -46,6 +57,7 @@ internal static class DiffCommand
         var list = RunCommand.Resolve(names, err);
         if (list is null) return RunCommand.ExitUsage;
         int differing = Write(list.Select(s => CatalogRunner.Compare(s, left, right)), leftName, rightName, o);
+        if (historyCount > 0) differing += WriteHistories(LuoModel.Testkit.Histories.RandomHistories.Compare(left, right, historyCount, length), historyCount, length, o);
         return differing == 0 ? 0 : 1;
     }
 
@@ -93,7 +105,7 @@ internal static class DiffCommand
             var a = left.Records[i];
             var b = right.Records[i];
             if (a.Line == b.Line) continue;
-            bool sameCall = a.Call == b.Call && a.Args == b.Args && a.Pid == b.Pid && a.Boot == b.Boot && a.Machine == b.Machine;
+            bool sameCall = a.Call == b.Call && StripFdNames(a.Args) == StripFdNames(b.Args) && a.Pid == b.Pid && a.Boot == b.Boot && a.Machine == b.Machine;
             o.Write(string.Create(inv, $"call {i + 1}:\n< {a.Line}\n> {b.Line}\n"));
             if (!sameCall)
             {

@@ -36,6 +36,8 @@ internal static class VariantPresets
         new("trim-empty-block", "the empty session block left by a CREATE_SESSION EEXIST is trimmed (luo.md §9 q3)", ["trim_empty_session_block=on"]),
         new("registration-quiesce", "FDT era 7f790dd2: handler (un)registration fails EBUSY while any session exists (luo.md §2.4)", ["registration_quiesce=on"]),
         new("flb-get-no-ref", "cab056f2: liveupdate_flb_get_incoming() takes no reference, plain counters (luo.md §2.5)", ["flb_get_takes_ref=off"]),
+        new("luos-singleton", "seed 002 (LUOS v8): session files share one inode of the luo_session pseudo-fs; f_type 0x4c554f53, equal st_ino, fchmod EOPNOTSUPP, link \"luo_session:NAME\" (luo.md §7.7)", ["session_inode=magic_singleton"]),
+        new("luos-per-session", "seed 002 review fold (LUOS v9): an inode per session file, boot-wide monotonic 64-bit st_ino from 1, mode 0700, immutable (fchmod EPERM), link \"luo_session:[NAME]\" (luo.md §7.7)", ["session_inode=magic_per_session"]),
         new("luo-disabled", "liveupdate= absent from the command line: no /dev/liveupdate (scenarios.md A3)", ["liveupdate=absent"]),
     ];
 

@@ -80,6 +80,9 @@ public sealed record LuoOptions
     /// <summary>Trim the empty trailing session block left by a CREATE_SESSION EEXIST (luo.md §3.4 step 6,
     /// §9 q3). Default false keeps the N quirk (and the resulting panic at the next boot).</summary>
     public bool TrimEmptySessionBlock { get; init; }
+    /// <summary>session_inode = {anon (N), magic_singleton, magic_per_session} (luo.md §7.7, seed 002): what
+    /// fstat, fstatfs, fchmod and readlink of /proc/PID/fd show for session fds (<see cref="Kernel.Fstat"/>).</summary>
+    public SessionInodeKind SessionInode { get; init; } = SessionInodeKind.Anon;
     /// <summary>uapi = {simplified (N), v4, rfc} (luo.md §7.2–§7.4): the command set and state machine of
     /// /dev/liveupdate (LuoUapiV4.cs, LuoUapiRfc.cs).</summary>
     public LuoUapi Uapi { get; init; } = LuoUapi.Simplified;

@@ -108,13 +108,20 @@ public sealed class LuoSession
 /// <summary>The anon-inode file of a session ("[luo_session] NAME").</summary>
 public sealed class SessionFile : OpenFile
 {
-    internal SessionFile(Kernel kernel, LuoSession session) : base(kernel, OpenFlags.O_RDWR) => Session = session;
+    internal SessionFile(Kernel kernel, LuoSession session) : base(kernel, OpenFlags.O_RDWR)
+    {
+        Session = session;
+        LuosIno = kernel.AllocSessionInode();
+    }
+
+    /// <summary>session_inode=magic_per_session: this file's own inode number (luo.md §7.7); 0 otherwise.</summary>
+    public ulong LuosIno { get; }
 
     /// <summary>The session.</summary>
     public LuoSession Session { get; }
 
     /// <inheritdoc/>
-    public override string PathName => "anon_inode:[luo_session] " + Session.Name;
+    public override string PathName => Encoding.Latin1.GetString(Kernel.SessionLinkBytes(Session, Kernel.Config.Luo.SessionInode));
 
     internal override long Ioctl(Process p, uint cmd, ulong arg) => Kernel.Luo.SessionIoctl(p, this, cmd, arg);
 

@@ -51,6 +51,8 @@ public enum Errno
     ESPIPE = 29,
     /// <summary>ERANGE.</summary>
     ERANGE = 34,
+    /// <summary>ENAMETOOLONG.</summary>
+    ENAMETOOLONG = 36,
     /// <summary>ENODATA.</summary>
     ENODATA = 61,
     /// <summary>EOPNOTSUPP.</summary>

@@ -4,7 +4,7 @@ using LuoModel.Kernel;
 
 namespace LuoModel.Serve;
 
-/// <summary>How session fds answer fstatfs (luo.md §7.7; a daemon-level switch: the shim fakes f_type).</summary>
+/// <summary>How session fds answer fstatfs (luo.md §7.7; mirrors <see cref="SessionInodeKind"/>, same order).</summary>
 public enum SessionInodeVariant
 {
     /// <summary>Mainline: anonymous inode (f_type 0x09041934).</summary>
@@ -21,7 +21,7 @@ public enum SessionInodeVariant
 /// work without changes here); names match case-insensitively with or without underscores (name_check,
 /// NameCheck), values are on/off/true/false/yes/no/1/0 for booleans and names or numbers for enums (fdt_v1,
 /// FdtV1, 16). Besides: <c>liveupdate=VALUE|absent</c>, <c>kho=VALUE|absent</c> (kernel command line),
-/// <c>session_inode=anon|magic_singleton|magic_per_session</c>, and <c>defaults</c>.
+/// <c>defaults</c>; <c>session_inode=anon|magic_singleton|magic_per_session</c> is the LuoOptions switch.
 /// </summary>
 public sealed class VariantSettings
 {
@@ -38,12 +38,12 @@ public sealed class VariantSettings
         _base = baseConfig;
     }
 
-    /// <summary>The fstatfs variant of session fds.</summary>
-    public SessionInodeVariant SessionInode { get; private set; }
+    /// <summary>The fstatfs variant of session fds (the <see cref="LuoOptions.SessionInode"/> switch).</summary>
+    public SessionInodeVariant SessionInode => (SessionInodeVariant)(int)Build().Luo.SessionInode;
 
     /// <summary>Every LuoOptions switch name (snake_case).</summary>
     public static IEnumerable<string> SwitchNames =>
-        Switches().Select(p => Snake(p.Name)).Concat(["liveupdate", "kho", "session_inode"]);
+        Switches().Select(p => Snake(p.Name)).Concat(["liveupdate", "kho"]);
 
     private static IEnumerable<PropertyInfo> Switches() =>
         typeof(LuoOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance)
@@ -69,7 +69,6 @@ public sealed class VariantSettings
         {
             _luo.Clear();
             _liveupdateSet = _khoSet = false;
-            SessionInode = SessionInodeVariant.Anon;
             return null;
         }
         int eq = s.IndexOf('=', StringComparison.Ordinal);
@@ -85,10 +84,6 @@ public sealed class VariantSettings
             case "KHO":
                 _khoSet = true;
                 _kho = value.Equals("absent", StringComparison.OrdinalIgnoreCase) ? null : value;
-                return null;
-            case "SESSIONINODE":
-                if (!TryEnum(typeof(SessionInodeVariant), value, out object? si)) return $"session_inode: unknown value \"{value}\"";
-                SessionInode = (SessionInodeVariant)si!;
                 return null;
         }
         var prop = Switches().FirstOrDefault(p => Normalize(p.Name) == key);
@@ -117,7 +112,6 @@ public sealed class VariantSettings
             sb.Append(CultureInfo.InvariantCulture, $"{Snake(p.Name)}={Format(p.GetValue(cfg.Luo))}\n");
         sb.Append(CultureInfo.InvariantCulture, $"liveupdate={cfg.Liveupdate ?? "absent"}\n");
         sb.Append(CultureInfo.InvariantCulture, $"kho={cfg.KhoParam ?? "absent"}\n");
-        sb.Append(CultureInfo.InvariantCulture, $"session_inode={Snake(SessionInode.ToString())}\n");
         return sb.ToString();
     }
 

@@ -1,6 +1,7 @@
 using LuoModel.Kernel;
 using LuoModel.Kho;
 using LuoModel.Testkit.Trace;
+using LuoModel.Testkit.Histories;
 
 namespace LuoModel.PropertyTests.Luo;
 

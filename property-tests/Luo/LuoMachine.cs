@@ -7,6 +7,8 @@ using Microsoft.FSharp.Collections;
 using LuoModel.Kernel;
 using LuoModel.Testkit.Invariants;
 using LuoModel.Testkit.Trace;
+using LuoModel.Testkit.Histories;
+using Outcome = LuoModel.Testkit.Histories.Outcome;
 
 namespace LuoModel.PropertyTests.Luo;
 
@@ -59,7 +61,7 @@ internal sealed class LuoMachine(LuoMutant mutants, ulong seed, int length, Mach
             stats.Histories++;
             return new LuoSut(mutants, seed);
         }
-        public override Model Model() => Luo.Model.ColdBoot();
+        public override Model Model() => LuoModel.Testkit.Histories.Model.ColdBoot();
         public override string ToString() => "coldboot";
     }
 

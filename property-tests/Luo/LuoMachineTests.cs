@@ -4,6 +4,7 @@ using FsCheck.Fluent;
 using LuoModel.Kernel;
 using LuoModel.PropertyTests.Support;
 using Xunit.Abstractions;
+using LuoModel.Testkit.Histories;
 
 namespace LuoModel.PropertyTests.Luo;
 

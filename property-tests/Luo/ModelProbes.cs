@@ -1,5 +1,6 @@
 using System.Globalization;
 using LuoModel.Testkit.Trace;
+using LuoModel.Testkit.Histories;
 
 namespace LuoModel.PropertyTests.Luo;
 

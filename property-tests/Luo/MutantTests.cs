@@ -1,6 +1,7 @@
 using LuoModel.Kernel;
 using LuoModel.Testkit.Trace;
 using Xunit.Abstractions;
+using LuoModel.Testkit.Histories;
 
 namespace LuoModel.PropertyTests.Luo;
 

@@ -30,6 +30,7 @@ internal static partial class EmbeddedChecks
             .. VerifyClose(G1, MultiSessionProgram.Token1), .. VerifyClose(G1, MultiSessionProgram.Token2), .. VerifyClose(G1, MultiSessionProgram.Token3),
             .. FinishClose(G1, MultiSessionProgram.Files1), .. FinishClose(G1, MultiSessionProgram.Files2),
         ]);
+        Stress(run, H4, "retrieve every file, then finish", [.. VerifyClose(H4, StressFilesProgram.Files - 1), .. FinishClose(H4, StressFilesProgram.Session)]);
     }
 
     /// <summary>D2: an incoming session without files: RETRIEVE → fd, FINISH → 0, close → 0.</summary>
@@ -38,12 +39,15 @@ internal static partial class EmbeddedChecks
         Full(run, G1);
         foreach (string s in new[] { MultiSessionProgram.Empty1, MultiSessionProgram.Empty2 })
             StepsInOrder(run, $"empty session \"{s}\"", [S2(G1, $"luo_retrieve_session(\"{s}\")"), .. FinishClose(G1, s)]);
+        string last = $"many-test-{StressSessionsProgram.Sessions - 1}";
+        Stress(run, H3, "every empty session retrieved and finished",
+            [Retrieve(H3, "many-test-0"), .. FinishClose(H3, "many-test-0"), Retrieve(H3, last), .. FinishClose(H3, last)]);
     }
 
     /// <summary>D3: the state session (its memfd retrieved and closed) is finished last: FINISH → 0, close → 0.</summary>
     internal static void D3(ScenarioRun run)
     {
-        foreach (var p in new[] { F1, G1 })
+        foreach (var p in TwoStageProgram.All)
         {
             Full(run, p);
             StepsInOrder(run, p.Name + ": state memfd read, then the state session finished", [S2(p, $"state file: restore_and_verify_memfd(token {p.StateToken})"), .. FinishClose(p, p.StateSessionName)]);
@@ -73,7 +77,7 @@ internal static partial class EmbeddedChecks
         new LiveupdateHarness(run, run.NewMachine()).RunProgram();
         Full(run, F1);
         var closes = run.Trace.Records.Where(r => r.Call == "close"
-            && (r.Args.Contains("</dev/liveupdate>", StringComparison.Ordinal) || r.Args.Contains("<anon_inode:[luo_session]", StringComparison.Ordinal))).ToList();
+            && (r.Args.Contains("</dev/liveupdate>", StringComparison.Ordinal) || r.Args.Contains("<" + SessionLinkPrefix(run), StringComparison.Ordinal))).ToList();
         var bad = closes.FirstOrDefault(r => r.Result != 0);
         run.CheckThat("close() of device and session fds", closes.Count > 0 && bad is null, "every one returns 0",
             bad is null ? $"{closes.Count} closes, all 0" : bad.Line);
@@ -149,8 +153,8 @@ internal static partial class EmbeddedChecks
         if (!run.CheckEqual("stage 1 parent exit status", 0, s1.ExitStatus ?? -1) || s1.Holder is null) return;
         run.CheckThat("stage 1 parent exited", s1.Process.Exited, "exited", s1.Process.Exited ? "exited" : "alive");
         string[] t = FdTargets(s1.Holder);
-        string want = $"anon_inode:[luo_session] {F1.StateSessionName},anon_inode:[luo_session] {KexecSimpleProgram.Session}";
-        run.CheckEqual("/proc/<holder>/fd session descriptors", want, string.Join(',', t.Where(x => x.StartsWith("anon_inode:[luo_session]", StringComparison.Ordinal))));
+        string want = $"{SessionTarget(run, F1.StateSessionName)},{SessionTarget(run, KexecSimpleProgram.Session)}";
+        run.CheckEqual("/proc/<holder>/fd session descriptors", want, string.Join(',', t.Where(x => x.StartsWith(SessionLinkPrefix(run), StringComparison.Ordinal))));
         if (OpenAsNewProgram(run, m, "after the parent exit") is not var (c, dev)) return;
         run.Check($"luo_create_session(\"{KexecSimpleProgram.Session}\") (still exists)", Want.Err(Errno.EEXIST), LibLiveupdate.CreateSession(c, dev, KexecSimpleProgram.Session));
         c.Exit(0);
@@ -164,13 +168,13 @@ internal static partial class EmbeddedChecks
         var m = run.NewMachine();
         var s1 = F1.RunStage(run, m, 1);
         if (s1.Holder is null) return;
-        bool held = FdTargets(s1.Holder).Contains("anon_inode:[luo_session] " + F1.StateSessionName);
+        bool held = FdTargets(s1.Holder).Contains(SessionTarget(run, F1.StateSessionName));
         run.CheckThat("/proc/<holder>/fd holds the state session", held, "held", held ? "held" : "(missing)");
 
         var m2 = run.NewMachine();
         if (OpenAsNewProgram(run, m2, "state session closed") is not var (c, dev)) return;
         if (!LibLiveupdate.CreateStateFile(c, dev, F1.StateSessionName, F1.StateToken, 2)) return;
-        int stateFd = c.Process.OpenFds.First(fd => c.Process.FdPath(fd) == "anon_inode:[luo_session] " + F1.StateSessionName);
+        int stateFd = c.Process.OpenFds.First(fd => c.Process.FdPath(fd) == SessionTarget(run, F1.StateSessionName));
         run.Check("close(state session)", Want.Zero, c.Sys.Close(c.Process, stateFd));
         if (!RebootInto(run, m2, "state session closed")) return;
         if (OpenAsNewProgram(run, m2, "next boot") is not var (c2, dev2)) return;

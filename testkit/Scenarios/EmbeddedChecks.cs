@@ -14,6 +14,22 @@ internal static partial class EmbeddedChecks
 {
     private static readonly TwoStageProgram F1 = TwoStageProgram.KexecSimple;
     private static readonly TwoStageProgram G1 = TwoStageProgram.MultiSession;
+    private static readonly TwoStageProgram H3 = TwoStageProgram.StressSessions;
+    private static readonly TwoStageProgram H4 = TwoStageProgram.StressFiles;
+
+    /// <summary>A stage-1 step name of <paramref name="p"/>.</summary>
+    private static string S1(TwoStageProgram p, string step) => p.Name + " -s 1: " + step;
+
+    /// <summary>Runs a stress program through both stages for a row whose scenarios.md "where" column names it
+    /// (B8, C6, C7, D1, D2, D3 cover every two-stage program, so the fixed-array FDT era flips them too) and
+    /// checks that the named steps passed in order.</summary>
+    private static void Stress(ScenarioRun run, TwoStageProgram p, string label, params string[] steps)
+    {
+        p.RunBothStages(run, run.NewMachine());
+        StepsInOrder(run, p.Name + ": " + label, steps);
+    }
+
+    private static string Retrieve(TwoStageProgram p, string name) => p.Name + " -s 2: " + $"luo_retrieve_session(\"{name}\")";
 
     // ----- shared helpers -----
 
@@ -49,6 +65,12 @@ internal static partial class EmbeddedChecks
         }
         return run.CheckThat(label, problem is null, string.Join(" -> ", names) + " (in order, all as expected)", problem ?? "as expected");
     }
+
+    /// <summary>What /proc/PID/fd shows for the session <paramref name="name"/> in this run's session_inode variant.</summary>
+    internal static string SessionTarget(ScenarioRun run, string name) => Kernel.Kernel.SessionLinkText(name, run.Config.Luo.SessionInode);
+
+    /// <summary>The start of every session fd's /proc/PID/fd text in this run's variant.</summary>
+    internal static string SessionLinkPrefix(ScenarioRun run) => Kernel.Kernel.SessionLinkPrefix(run.Config.Luo.SessionInode);
 
     /// <summary>The fd targets of a process, as readlink /proc/PID/fd/N shows them.</summary>
     internal static string[] FdTargets(Process p) => [.. p.OpenFds.Select(fd => p.FdPath(fd) ?? "?")];
@@ -134,6 +156,8 @@ internal static partial class EmbeddedChecks
         string[] names = [G1.StateSessionName, MultiSessionProgram.Empty1, MultiSessionProgram.Empty2, MultiSessionProgram.Files1, MultiSessionProgram.Files2];
         foreach (string n in names) run.Check($"luo_retrieve_session(\"{n}\")", Want.Fd, LibLiveupdate.RetrieveSession(c, dev, n));
         foreach (string n in names) run.Check($"second luo_retrieve_session(\"{n}\")", Want.Err(Errno.EINVAL), LibLiveupdate.RetrieveSession(c, dev, n));
+        Stress(run, H3, "every stage-1 name retrieved", Retrieve(H3, "many-test-0"), Retrieve(H3, $"many-test-{StressSessionsProgram.Sessions - 1}"));
+        Stress(run, H4, "every stage-1 name retrieved", Retrieve(H4, StressFilesProgram.Session));
     }
 
     // ----- C -----
@@ -151,6 +175,8 @@ internal static partial class EmbeddedChecks
         int[] files = [.. m.Kernel.Luo.Outgoing.Sessions.Select(s => s.Files.Count)];
         run.CheckEqual("model state: preserved files per outgoing session", "1,0,0,1,2", string.Join(',', files));
         G1.KexecAndRunStage2(run, m);
+        Stress(run, H4, "every create_and_preserve_memfd returned 0",
+            S1(H4, "create_and_preserve_memfd(token 0)"), S1(H4, $"create_and_preserve_memfd(token {StressFilesProgram.Files - 1})"));
     }
 
     /// <summary>C7: a retrieved memfd is close-on-exec, at offset 0, one page long, mappable read-only, and
@@ -178,5 +204,6 @@ internal static partial class EmbeddedChecks
         run.CheckEqual("page bytes 0..17 (text and NUL)", Syscalls.Hex(want), Syscalls.Hex(page.AsSpan(0, want.Length)));
         run.CheckEqual("rest of the page (not checked upstream)", -1, page.AsSpan(want.Length).IndexOfAnyExcept((byte)0));
         run.Check("munmap", Want.Zero, sys.Munmap(p, (ulong)map, LibLiveupdate.PageSize));
+        Stress(run, H4, "every token restored and verified", [.. VerifyClose(H4, 0), .. VerifyClose(H4, StressFilesProgram.Files - 1)]);
     }
 }

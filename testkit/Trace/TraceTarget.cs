@@ -25,9 +25,14 @@ public sealed class TraceTarget
     public const ulong DramBytes = 1UL << 30;
 
     private TraceTarget(LuoMutant mutants)
+        : this(new KernelConfig { DramBytes = DramBytes, Luo = new LuoOptions { Mutants = mutants }, Faults = new FaultInjector() })
     {
-        Mutants = mutants;
-        Config = new KernelConfig { DramBytes = DramBytes, Luo = new LuoOptions { Mutants = mutants }, Faults = new FaultInjector() };
+    }
+
+    private TraceTarget(KernelConfig config)
+    {
+        Mutants = config.Luo.Mutants;
+        Config = config;
         Kernel = KernelBoot.ColdBoot(Config);
         Process = null!;
         AfterBoot();
@@ -62,6 +67,14 @@ public sealed class TraceTarget
 
     /// <summary>A freshly cold-booted machine.</summary>
     public static TraceTarget ColdBoot(LuoMutant mutants = LuoMutant.None) => new(mutants);
+
+    /// <summary>A freshly cold-booted machine running every boot with <paramref name="config"/>'s switches (a
+    /// variant); the trace machine's DRAM size and a fresh fault injector replace the config's own.</summary>
+    public static TraceTarget ColdBoot(KernelConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return new(config with { DramBytes = DramBytes, Faults = new FaultInjector() });
+    }
 
     /// <summary>The pattern byte of page <paramref name="index"/> of the KHO region of boot <paramref name="boot"/>.</summary>
     public static byte Pattern(int boot, int index) => (byte)((boot * 16) + index + 1);
@@ -228,6 +241,7 @@ public sealed class TraceTarget
                 Kernel.Arena.Write(luo.OutRootPhys, "X"u8);
                 return new(0);
             default:
+                if (luo.Outgoing.Blocks is null) return new(-(long)Errno.EINVAL); // FDT-era ABI: no session block set to corrupt
                 for (int i = 0; i < luo.Outgoing.Count; i++)
                 {
                     if (luo.Outgoing.Sessions[i].Files.Count == 0) continue;

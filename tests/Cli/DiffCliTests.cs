@@ -33,6 +33,8 @@ public class DiffCliTests
         { "trim-empty-block", [] },
         { "registration-quiesce", [] },
         { "flb-get-no-ref", [] },
+        { "luos-singleton", [] },
+        { "luos-per-session", [] },
     };
 
     [Theory]

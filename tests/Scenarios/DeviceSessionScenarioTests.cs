@@ -152,7 +152,10 @@ public class DeviceSessionScenarioTests
     public void B8_stage2_retrieval()
     {
         var r = ScenarioResults.Passed("B8");
-        var retrieves = r.Ioctls("LIVEUPDATE_IOCTL_RETRIEVE_SESSION").Where(x => x.Boot == 2).ToList();
+        var retrieves = r.Ioctls("LIVEUPDATE_IOCTL_RETRIEVE_SESSION").Where(x => x.Boot == 2 && x.Machine == 1).ToList();
+        // then luo_stress_sessions (machine 2: 2001 names) and luo_stress_files (machine 3: 2 names), each once
+        Assert.Equal(2001, r.Ioctls("LIVEUPDATE_IOCTL_RETRIEVE_SESSION").Count(x => x.Boot == 2 && x.Machine == 2 && x.ResultText == "0"));
+        Assert.Equal(2, r.Ioctls("LIVEUPDATE_IOCTL_RETRIEVE_SESSION").Count(x => x.Boot == 2 && x.Machine == 3 && x.ResultText == "0"));
         // G1 stage 1's state check happened in boot 1; in boot 2 five names, then the same five again
         Assert.Equal(["0", "0", "0", "0", "0", "-EINVAL", "-EINVAL", "-EINVAL", "-EINVAL", "-EINVAL"], retrieves.Results());
         Assert.Equal(SessionHex(4, "kexec_multi_state"), retrieves[0].Data);

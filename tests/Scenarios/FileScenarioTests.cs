@@ -81,9 +81,13 @@ public class FileScenarioTests
         Assert.Equal("0", r.Step("/proc/<holder>/fd: memfd descriptors").Actual);
         Assert.Equal("\"1,0,0,1,2\"", r.Step("model state: preserved files per outgoing session").Actual);
         // every "create and preserve memfd" closes its memfd right after PRESERVE_FD returned 0
-        var lines = r.Trace.Records.Where(x => x.Boot == 1).ToList();
+        var lines = r.Trace.Records.Where(x => x.Boot == 1 && x.Machine == 1).ToList();
         var preserves = lines.Select((x, i) => (x, i)).Where(t => t.x.Args.Contains("LIVEUPDATE_SESSION_PRESERVE_FD", StringComparison.Ordinal)).ToList();
         Assert.Equal(4, preserves.Count);
+        // luo_stress_files (machine 2): the state memfd and 500 files, every preserve 0
+        var stress = r.Ioctls("LIVEUPDATE_SESSION_PRESERVE_FD").Where(x => x.Machine == 2).ToList();
+        Assert.Equal(501, stress.Count);
+        Assert.All(stress, x => Assert.Equal("0", x.ResultText));
         Assert.All(preserves, t => Assert.Equal("0", t.x.ResultText));
         Assert.All(preserves, t => Assert.Equal("close", lines[t.i + 1].Call));
         Assert.Contains("--- MULTI-SESSION KEXEC TEST PASSED ---", r.Output);
@@ -96,9 +100,10 @@ public class FileScenarioTests
         Assert.Equal("1", r.Step("fcntl(fd, F_GETFD)").Actual);
         Assert.Equal("0", r.Step("lseek(fd, 0, SEEK_CUR)").Actual);
         Assert.Equal("4096", r.Step("lseek(fd, 0, SEEK_END)").Actual);
-        var load = Assert.Single(r.Calls("load"));
+        var load = Assert.Single(r.Calls("load"), x => x.Machine == 1);
         Assert.Equal(Hex("hello kexec world") + "00" + new string('0', 2 * (4096 - 18)), load.Data);
-        var retrieve = r.Ioctls("LIVEUPDATE_SESSION_RETRIEVE_FD").Last();
+        var retrieve = r.Ioctls("LIVEUPDATE_SESSION_RETRIEVE_FD").Last(x => x.Machine == 1);
+        Assert.Equal(501, r.Ioctls("LIVEUPDATE_SESSION_RETRIEVE_FD").Count(x => x.Machine == 2 && x.Boot == 2 && x.ResultText == "0"));
         Assert.Equal(FdHex(5, 0x1A), retrieve.Data); // the new fd written back at offset 4
     }
 }

@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using LuoModel.Kernel;
 using LuoModel.Kho;
 
-namespace LuoModel.PropertyTests.Luo;
+namespace LuoModel.Testkit.Histories;
 
 /// <summary>Life phase of the modelled boot.</summary>
 internal enum Phase { Running, Frozen, Panicked }

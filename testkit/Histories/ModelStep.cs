@@ -4,7 +4,7 @@ using LuoModel.Kernel;
 using LuoModel.Kho;
 using LuoModel.Testkit.Trace;
 
-namespace LuoModel.PropertyTests.Luo;
+namespace LuoModel.Testkit.Histories;
 
 /// <summary>
 /// One step of the abstract model: the spec's order of checks for every call, written as plainly as possible.

@@ -4,7 +4,7 @@ using LuoModel.Kernel;
 using LuoModel.Kho;
 using LuoModel.Testkit.Trace;
 
-namespace LuoModel.PropertyTests.Luo;
+namespace LuoModel.Testkit.Histories;
 
 internal sealed partial class ModelStep
 {

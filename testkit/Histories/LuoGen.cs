@@ -6,7 +6,7 @@ using LuoModel.Kernel;
 using LuoModel.Kho;
 using LuoModel.Testkit.Trace;
 
-namespace LuoModel.PropertyTests.Luo;
+namespace LuoModel.Testkit.Histories;
 
 /// <summary>Generators of trace operations with realistic and hostile argument distributions, driven by the
 /// abstract model (which fds exist, which sessions, tokens and names are in use).</summary>
