@@ -17,7 +17,7 @@ public readonly record struct FdEntry(OpenFile? File, bool CloseOnExec);
 /// </remarks>
 public sealed class Process
 {
-    private readonly SortedDictionary<int, FdEntry> _fds = [];
+    private readonly FdTable _fds = new();
     private readonly Lock _fileLock = new(); // files_struct.file_lock
     private int _lowFree; // every number below it is in the table (installed or reserved)
 
