@@ -110,9 +110,16 @@ public sealed partial class Luo
     /// <summary>LIVEUPDATE_SESSION_RETRIEVE_FD (luo.md §3.7).</summary>
     private long RetrieveFdIoctl(Process p, LuoSession s, Ucmd u)
     {
-        ulong token = BinaryPrimitives.ReadUInt64LittleEndian(u.Buf.AsSpan(LiveupdateUapi.TokenOffset));
         int fd = p.Reserve(0, true);
         if (fd < 0) return Fail(Errno.EMFILE);
+        return RetrieveIntoFd(p, s, u, fd);
+    }
+
+    /// <summary>The common tail of RETRIEVE_FD (and v4 RESTORE_FD) once the fd is reserved: retrieve the token's
+    /// file, reply with the fd, install it; on failure or a reply fault the reserved fd is released (luo.md §3.7).</summary>
+    private long RetrieveIntoFd(Process p, LuoSession s, Ucmd u, int fd)
+    {
+        ulong token = BinaryPrimitives.ReadUInt64LittleEndian(u.Buf.AsSpan(LiveupdateUapi.TokenOffset));
         Errno rc = RetrieveFile(s, token, out OpenFile? file);
         if (rc != Errno.Ok) { p.Unreserve(fd); return Fail(rc); }
         file!.Get();

@@ -70,7 +70,8 @@ public static class LuoSyscalls
         return rc;
     }
 
-    private static byte[] FdStruct(int fd, ulong token)
+    /// <summary>The 16-byte {size, fd, token} argument shared by the fd commands of every uAPI.</summary>
+    internal static byte[] FdStruct(int fd, ulong token)
     {
         var b = new byte[LiveupdateUapi.FdStructSize];
         BinaryPrimitives.WriteUInt32LittleEndian(b, LiveupdateUapi.FdStructSize);

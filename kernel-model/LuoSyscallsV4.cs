@@ -57,14 +57,8 @@ public static class LuoSyscallsV4
         return rc;
     }
 
-    private static byte[] FdToken(int fd, ulong token)
-    {
-        var b = new byte[LiveupdateUapiV4.FdStructSize];
-        BinaryPrimitives.WriteUInt32LittleEndian(b, LiveupdateUapiV4.FdStructSize);
-        BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(LiveupdateUapi.FdOffset), fd);
-        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(LiveupdateUapi.TokenOffset), token);
-        return b;
-    }
+    // v4's fd struct has mainline's layout and size (LiveupdateUapiV4.FdStructSize == LiveupdateUapi.FdStructSize).
+    private static byte[] FdToken(int fd, ulong token) => LuoSyscalls.FdStruct(fd, token);
 
     /// <summary>v4 LIVEUPDATE_SESSION_PRESERVE_FD.</summary>
     public static long PreserveFd(Kernel k, Process p, int sessionFd, int fd, ulong token) =>

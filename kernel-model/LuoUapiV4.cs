@@ -147,18 +147,7 @@ public sealed partial class Luo
         int fd = p.Reserve(0, true);
         if (fd < 0) return Fail(Errno.EMFILE);
         if (SessionUapiState(s) != LiveupdateState.Updated) { p.Unreserve(fd); return Fail(Errno.EBUSY); }
-        Errno rc = RetrieveFile(s, BinaryPrimitives.ReadUInt64LittleEndian(u.Buf.AsSpan(LiveupdateUapi.TokenOffset)), out OpenFile? file);
-        if (rc != Errno.Ok) { p.Unreserve(fd); return Fail(rc); }
-        file!.Get();
-        BinaryPrimitives.WriteInt32LittleEndian(u.Buf.AsSpan(LiveupdateUapi.FdOffset), fd);
-        if (!Respond(p, u))
-        {
-            p.Unreserve(fd);
-            file.Put();
-            return Fail(Errno.EFAULT);
-        }
-        p.Install(fd, file);
-        return 0;
+        return RetrieveIntoFd(p, s, u, fd);                                                          // LuoFileOps.cs
     }
 
     /// <summary>LIVEUPDATE_SESSION_GET_STATE (v4): reserved[3] ≠ 0 → EOPNOTSUPP; the session's state at offset 8
