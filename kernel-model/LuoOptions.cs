@@ -48,8 +48,8 @@ public enum GetNameVariant
 }
 
 /// <summary>
-/// LUO behaviour switches (luo.md §7.9). Defaults are mainline N. Switches not listed here (rfc/v4 uAPIs,
-/// GET_NAME seed layout, session inode variants) are added elsewhere; every switch is a runtime value.
+/// LUO behaviour switches (luo.md §7.9), including the whole-uAPI (rfc, v4) and session-inode (LUOS) variants.
+/// Defaults are mainline N; every switch is a runtime value (docs/variants.md lists them and their presets).
 /// </summary>
 public sealed record LuoOptions
 {
