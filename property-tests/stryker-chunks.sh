@@ -42,8 +42,12 @@ for chunk in "${chunks[@]}"; do
   commit="$(git -C "$root" rev-parse --short HEAD)"
   echo "== $chunk ($commit): ${files[$chunk]}  [$(date -u +%H:%M:%S)]"
   src="$work/src"
-  mkdir -p "$src"
-  git -C "$root" archive HEAD | tar -x -C "$src"
+  # Unchanged files keep their timestamps (copied only when their bytes differ), so the next chunk's build is incremental.
+  rm -rf "$work/snap" && mkdir -p "$work/snap" "$src"
+  git -C "$root" archive HEAD | tar -x -C "$work/snap"
+  ( cd "$work/snap" && find . -type f ) | while IFS= read -r f; do
+    cmp -s "$work/snap/$f" "$src/$f" || { mkdir -p "$(dirname "$src/$f")"; cp -p "$work/snap/$f" "$src/$f"; }
+  done
   ( cd "$src" && dotnet tool restore >/dev/null )
   mutate=()
   for f in ${files[$chunk]}; do mutate+=(--mutate "**/$f"); done
