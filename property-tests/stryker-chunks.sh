@@ -58,7 +58,7 @@ for chunk in "${chunks[@]}"; do
       --test-project ../tests/tests.csproj --test-project ../property-tests/property-tests.csproj \
       --test-case-filter "$filter" "${mutate[@]}" \
       --mutation-level "${STRYKER_LEVEL:-Standard}" --concurrency "${STRYKER_CONCURRENCY:-2}" \
-      --reporter Dots --reporter Json --reporter Html --output "$out" --log-to-file --skip-version-check )
+      --reporter Dots --reporter Json --reporter Html --output "$out" --skip-version-check )
   secs=$(( $(date +%s) - start ))
   jq '{schemaVersion, thresholds, files: (.files | map_values({language, mutants: [.mutants[] | {id, mutatorName, replacement, location, status, statusReason}]}))}' \
     "$out/reports/mutation-report.json" > "$results/$chunk.json.tmp"
