@@ -23,13 +23,14 @@ mkdir -p "$results" "$work"
 declare -A files=(
   [session]="LuoSession.cs LuoFileOps.cs LuoSerialize.cs LuoDeserialize.cs"
   [ioctl]="LuoIoctl.cs MemfdHandler.cs"
-  [core]="LuoCore.cs LuoFlb.cs KhoBlockSet.cs"
+  [blockset]="KhoBlockSet.cs"
+  [core]="LuoCore.cs LuoFlb.cs"
   [handlers]="LiveupdateFileHandler.cs TestFileHandler.cs FaultInjector.cs LuoSer.cs MemfdSer.cs LuoFdtAbi.cs"
   [kernel]="Kernel.cs Kernel.Boot.cs Kernel.Files.cs Kernel.Memfd.cs OpenFile.cs ShmemInode.cs"
   [process]="Process.cs UserMemory.cs LuoSyscalls.cs HostMemfd.cs"
   [misc]="LuoStateSnapshot.cs LuoOptions.cs KernelConfig.cs Kernel.Bench.cs"
 )
-order=(session ioctl core handlers kernel process misc)
+order=(session blockset ioctl core handlers kernel process misc)
 chunks=("$@")
 [ ${#chunks[@]} -gt 0 ] || chunks=("${order[@]}")
 
