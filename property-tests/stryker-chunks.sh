@@ -61,7 +61,9 @@ for chunk in "${chunks[@]}"; do
       --mutation-level "${STRYKER_LEVEL:-Standard}" --concurrency "${STRYKER_CONCURRENCY:-2}" \
       --reporter Dots --reporter Json --reporter Html --output "$out" --skip-version-check )
   secs=$(( $(date +%s) - start ))
-  jq '{schemaVersion, thresholds, files: (.files | map_values({language, mutants: [.mutants[] | {id, mutatorName, replacement, location, status, statusReason}]}))}' \
+  jq '{schemaVersion, thresholds, files: (.files | map_values({language, mutants: [.mutants[]
+        | select(.statusReason != "Removed by mutate filter") | {id, mutatorName, replacement, location, status, statusReason}]})
+        | with_entries(select(.value.mutants | length > 0)))}' \
     "$out/reports/mutation-report.json" > "$results/$chunk.json.tmp"
   mv "$results/$chunk.json.tmp" "$results/$chunk.json"
   printf 'chunk=%s\ncommit=%s\nfiles=%s\nluo_property_runs=%s\nlevel=%s\nseconds=%s\nfinished=%s\n' \
