@@ -1,0 +1,67 @@
+using LuoModel.Kernel;
+using LuoModel.Kho;
+
+namespace LuoModel.Tests.Luo;
+
+/// <summary>Tests written against Stryker survivors of the `session` chunk (property-tests/README.md,
+/// "Mutation testing"): the FDT-era file area addressed per file, RETRIEVE_FD at fd 0 and its reply-fault
+/// undo. The whole-model machine runs only luo-v5 and always has the device at fd 0 while it retrieves.</summary>
+public class MutationSurvivorTests : LuoTestBase
+{
+    private static KernelConfig FdtConfig() => new() { Luo = new LuoOptions { Abi = LuoAbi.FdtV1 }, DramBytes = 1UL << 30 };
+
+    [Fact]
+    public void Fdt_era_files_are_found_at_their_own_slots_after_kexec()
+    {
+        K = Kernel.Kernel.ColdBoot(FdtConfig());
+        P = K.CreateProcess();
+        int dev = OpenDev();
+        int s = Create(dev, "three");
+        for (ulong t = 1; t <= 3; t++) Assert.Equal(0, LuoSyscalls.CreateAndPreserveMemfd(K, P, s, 0x100 + t, $"file {t}"));
+        KexecNext(FdtConfig());
+        dev = OpenDev();
+        Assert.Equal(0, LuoSyscalls.RetrieveSession(K, P, dev, "three", out int rs));
+        for (ulong t = 3; t >= 1; t--) Assert.True(LuoSyscalls.RestoreAndVerifyMemfd(K, P, rs, 0x100 + t, $"file {t}") >= 0, $"token {t}");
+        Assert.Equal(E(Errno.ENOENT), LuoSyscalls.RetrieveFd(K, P, rs, 0x104, out _));
+        Assert.Equal(0, LuoSyscalls.Finish(K, P, rs));
+    }
+
+    private void HandOverOneMemfd(out int sessionFd)
+    {
+        int dev = OpenDev();
+        int s = Create(dev, "one");
+        Assert.Equal(0, LuoSyscalls.CreateAndPreserveMemfd(K, P, s, 7, "seven"));
+        KexecNext();
+        dev = OpenDev();
+        Assert.Equal(0, dev);
+        Assert.Equal(0, LuoSyscalls.RetrieveSession(K, P, dev, "one", out sessionFd));
+        Assert.Equal(1, sessionFd);
+        Assert.Equal(0, K.Close(P, dev)); // fd 0 is free again
+    }
+
+    [Fact]
+    public void Retrieve_fd_can_install_at_fd_0()
+    {
+        HandOverOneMemfd(out int rs);
+        Assert.Equal(0, LuoSyscalls.RestoreAndVerifyMemfd(K, P, rs, 7, "seven"));
+    }
+
+    [Fact]
+    public void Retrieve_fd_reply_fault_releases_the_reserved_fd_and_the_reference()
+    {
+        HandOverOneMemfd(out int rs);
+        ulong ro = UserBuf(FdStruct(-1, 7), Prot.Read);
+        Assert.Equal(E(Errno.EFAULT), K.Ioctl(P, rs, LiveupdateUapi.RetrieveFd, ro));
+        Assert.Null(P.FileOf(0));
+        Assert.Equal(0, LuoSyscalls.RetrieveFd(K, P, rs, 7, out int fd)); // the handler already retrieved it: same file
+        Assert.Equal(0, fd);
+        var file = P.FileOf(fd)!;
+        int refs = file.RefCount;
+        Assert.Equal(E(Errno.EFAULT), K.Ioctl(P, rs, LiveupdateUapi.RetrieveFd, ro));
+        Assert.Equal(refs, file.RefCount);
+        Assert.Equal(0, LuoSyscalls.RetrieveFd(K, P, rs, 7, out int fd2));
+        Assert.Equal(2, fd2);
+        Assert.Same(file, P.FileOf(fd2));
+        Assert.Equal(refs + 1, file.RefCount);
+    }
+}
