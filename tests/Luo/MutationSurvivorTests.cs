@@ -64,4 +64,50 @@ public class MutationSurvivorTests : LuoTestBase
         Assert.Same(file, P.FileOf(fd2));
         Assert.Equal(refs + 1, file.RefCount);
     }
+
+    [Fact]
+    public void Fdt_era_file_area_is_freed_at_finish_and_at_close_of_an_outgoing_session()
+    {
+        K = Kernel.Kernel.ColdBoot(FdtConfig());
+        P = K.CreateProcess();
+        int dev = OpenDev();
+        int gone = Create(dev, "gone");
+        Assert.Equal(0, LuoSyscalls.CreateAndPreserveMemfd(K, P, gone, 1, "x"));
+        ulong area = K.Luo.Outgoing.List.Single(x => x.Name == "gone").FdtFileArea;
+        Assert.NotEqual(0UL, area);
+        Assert.True(K.Kho.Pages.IsUsed(area >> 12));
+        Assert.Contains(K.Kho.PreservedBlocks(), b => b.Phys == area);
+        Assert.Equal(0, K.Close(P, gone)); // unpreserve + free of the area
+        Assert.False(K.Kho.Pages.IsUsed(area >> 12));
+        Assert.DoesNotContain(K.Kho.PreservedBlocks(), b => b.Phys == area);
+
+        int s = Create(dev, "kept");
+        Assert.Equal(0, LuoSyscalls.CreateAndPreserveMemfd(K, P, s, 2, "y"));
+        KexecNext(FdtConfig());
+        dev = OpenDev();
+        Assert.Equal(0, LuoSyscalls.RetrieveSession(K, P, dev, "kept", out int rs));
+        var session = K.Luo.Incoming.List.Single(x => x.Name == "kept");
+        area = session.FdtFileArea;
+        Assert.NotEqual(0UL, area);
+        Assert.True(K.Kho.Pages.IsUsed(area >> 12));
+        Assert.True(LuoSyscalls.RestoreAndVerifyMemfd(K, P, rs, 2, "y") >= 0);
+        Assert.Equal(0, LuoSyscalls.Finish(K, P, rs)); // restore + free of the area
+        Assert.Equal(0UL, session.FdtFileArea);
+        Assert.False(K.Kho.Pages.IsUsed(area >> 12));
+        Assert.False(K.Kho.Pages.IsUsed((area >> 12) + 1));
+    }
+
+    [Fact]
+    public void Name_field_truncates_to_63_bytes_and_paths_name_the_files()
+    {
+        byte[] f = LuoSession.NameField(new string('n', 70));
+        Assert.Equal(64, f.Length);
+        Assert.All(f[..63], b => Assert.Equal((byte)'n', b));
+        Assert.Equal(0, f[63]);
+        Assert.Equal([(byte)'a', (byte)'b', .. new byte[62]], LuoSession.NameField("ab"));
+        int dev = OpenDev();
+        int s = Create(dev, "named");
+        Assert.Equal("/dev/liveupdate", P.FileOf(dev)!.PathName);
+        Assert.Equal("anon_inode:[luo_session] named", P.FileOf(s)!.PathName);
+    }
 }
