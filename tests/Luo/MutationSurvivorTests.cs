@@ -110,4 +110,25 @@ public class MutationSurvivorTests : LuoTestBase
         Assert.Equal("/dev/liveupdate", P.FileOf(dev)!.PathName);
         Assert.Equal("anon_inode:[luo_session] named", P.FileOf(s)!.PathName);
     }
+
+    [Fact]
+    public void Fdt_era_failed_freeze_zeroes_the_file_area_and_retry_writes_it_again()
+    {
+        K = Kernel.Kernel.ColdBoot(FdtConfig());
+        P = K.CreateProcess();
+        int dev = OpenDev();
+        int s = Create(dev, "rb");
+        Assert.Equal(0, LuoSyscalls.PreserveFd(K, P, s, (int)K.CreateTestFile(P, 5), 0x51));
+        Assert.Equal(0, LuoSyscalls.PreserveFd(K, P, s, (int)K.CreateTestFile(P, 6), 0x52));
+        ulong area = K.Luo.Outgoing.List.Single().FdtFileArea;
+        K.Faults.FailNth(FaultPoint.TestFreeze, K.Faults.Count(FaultPoint.TestFreeze) + 2, Errno.EINVAL);
+        Assert.Equal(E(Errno.EINVAL), K.Reboot(P, Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC));
+        var page = new byte[2 * 4096];
+        K.Arena.Read(area, page);
+        Assert.All(page, b => Assert.Equal(0, b)); // the first file's entry was written, then cleared
+        Assert.Equal(0, K.Reboot(P, Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC));
+        K.Arena.Read(area, page);
+        Assert.Equal(0x51UL, System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(page.AsSpan(LuoFileSer.TokenOffset)));
+        Assert.Equal(0x52UL, System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(page.AsSpan(LuoFileSer.Size + LuoFileSer.TokenOffset)));
+    }
 }
