@@ -131,4 +131,28 @@ public class MutationSurvivorTests : LuoTestBase
         Assert.Equal(0x51UL, System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(page.AsSpan(LuoFileSer.TokenOffset)));
         Assert.Equal(0x52UL, System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(page.AsSpan(LuoFileSer.Size + LuoFileSer.TokenOffset)));
     }
+
+    [Fact]
+    public void Fdt_era_128_files_hand_over_and_the_incoming_session_area_is_freed_at_first_open()
+    {
+        K = Kernel.Kernel.ColdBoot(FdtConfig());
+        P = K.CreateProcess();
+        K.SetrlimitNofile(P, 300, 300);
+        int dev = OpenDev();
+        int s = Create(dev, "full");
+        for (int i = 0; i < LuoOptions.FdtMaxFiles; i++)
+        {
+            int m = Memfd();
+            Assert.Equal(0, LuoSyscalls.PreserveFd(K, P, s, m, (ulong)i));
+            K.Close(P, m);
+        }
+        ulong oldArea = K.Luo.FdtSessionArea;
+        KexecNext(FdtConfig());
+        Assert.True(K.Kho.Pages.IsUsed(oldArea >> 12));
+        dev = OpenDev();
+        Assert.False(K.Kho.Pages.IsUsed(oldArea >> 12));
+        Assert.Equal(0, LuoSyscalls.RetrieveSession(K, P, dev, "full", out int rs));
+        Assert.Equal(LuoOptions.FdtMaxFiles, K.Luo.Incoming.List.Single().Files.Count);
+        Assert.Equal(0, LuoSyscalls.RetrieveFd(K, P, rs, (ulong)LuoOptions.FdtMaxFiles - 1, out _));
+    }
 }
