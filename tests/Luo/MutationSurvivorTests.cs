@@ -155,4 +155,19 @@ public class MutationSurvivorTests : LuoTestBase
         Assert.Equal(LuoOptions.FdtMaxFiles, K.Luo.Incoming.List.Single().Files.Count);
         Assert.Equal(0, LuoSyscalls.RetrieveFd(K, P, rs, (ulong)LuoOptions.FdtMaxFiles - 1, out _));
     }
+
+    [Fact]
+    public void Session_reserve_fault_leaves_the_header_count_of_the_reserved_slots_only()
+    {
+        int dev = OpenDev();
+        Create(dev, "a");
+        Create(dev, "b");
+        Create(dev, "c");
+        K.Faults.FailNth(FaultPoint.SessionReserveEntry, K.Faults.Count(FaultPoint.SessionReserveEntry) + 3, Errno.ENOMEM);
+        Assert.Equal(E(Errno.ENOMEM), K.Reboot(P, Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC));
+        ulong head = K.Luo.Outgoing.Blocks!.HeadPa;
+        Assert.Equal(2UL, K.Arena.ReadU64(head + KhoBlockHeaderSer.CountOffset)); // kho_block_prev() keeps counts
+        Assert.Equal(0, K.Reboot(P, Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC));
+        Assert.Equal(3UL, K.Arena.ReadU64(head + KhoBlockHeaderSer.CountOffset));
+    }
 }
