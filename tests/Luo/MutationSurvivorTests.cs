@@ -170,4 +170,17 @@ public class MutationSurvivorTests : LuoTestBase
         Assert.Equal(0, K.Reboot(P, Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC));
         Assert.Equal(3UL, K.Arena.ReadU64(head + KhoBlockHeaderSer.CountOffset));
     }
+
+    [Fact]
+    public void Flb_preserve_failure_at_preserve_fd_erases_the_registry_entry()
+    {
+        Assert.Equal(Errno.Ok, K.Luo.RegisterFlb(K.TestHandler!, new LuoModel.Testkit.Trace.CountingFlb()));
+        int s = Create(OpenDev(), "flb");
+        int f = (int)K.CreateTestFile(P, 5);
+        K.Faults.FailNext(FaultPoint.FlbPreserve, Errno.ENOMEM);
+        Assert.Equal(E(Errno.ENOMEM), LuoSyscalls.PreserveFd(K, P, s, f, 1));
+        Assert.Empty(K.Luo.Outgoing.List.Single().Files);
+        Assert.Equal(0, LuoSyscalls.PreserveFd(K, P, s, f, 1)); // not "already preserved"
+        Assert.Single(K.Luo.Outgoing.List.Single().Files);
+    }
 }
