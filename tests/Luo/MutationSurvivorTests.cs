@@ -183,4 +183,24 @@ public class MutationSurvivorTests : LuoTestBase
         Assert.Equal(0, LuoSyscalls.PreserveFd(K, P, s, f, 1)); // not "already preserved"
         Assert.Single(K.Luo.Outgoing.List.Single().Files);
     }
+
+    [Fact]
+    public void Kho_finalize_is_called_only_for_the_fdt_abi_on_kho_v1()
+    {
+        foreach (var (abi, kho) in new[] { (LuoAbi.LuoV5, KhoVariant.KhoV1), (LuoAbi.FdtV1, KhoVariant.N) })
+        {
+            K = Kernel.Kernel.ColdBoot(new KernelConfig { Luo = new LuoOptions { Abi = abi }, Kho = new KhoOptions { Variant = kho }, DramBytes = 1UL << 30 });
+            P = K.CreateProcess();
+            Create(OpenDev(), "s");
+            K.Faults.FailNext(FaultPoint.KhoFinalize, Errno.ENOMEM);
+            Assert.Equal(0, K.Reboot(P, Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC));
+            Assert.Equal(0, K.Faults.Count(FaultPoint.KhoFinalize));
+        }
+        K = Kernel.Kernel.ColdBoot(new KernelConfig { Luo = new LuoOptions { Abi = LuoAbi.FdtV1 }, DramBytes = 1UL << 30 }); // kho-v1
+        P = K.CreateProcess();
+        Create(OpenDev(), "s");
+        K.Faults.FailNext(FaultPoint.KhoFinalize, Errno.ENOMEM);
+        Assert.Equal(E(Errno.EAGAIN), K.Reboot(P, Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC));
+        Assert.Equal(1, K.Faults.Count(FaultPoint.KhoFinalize));
+    }
 }
