@@ -203,4 +203,43 @@ public class MutationSurvivorTests : LuoTestBase
         Assert.Equal(E(Errno.EAGAIN), K.Reboot(P, Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC));
         Assert.Equal(1, K.Faults.Count(FaultPoint.KhoFinalize));
     }
+
+    /// <summary>FDT era: reboots with one session "s" (with one memfd when <paramref name="withFile"/>), lets
+    /// <paramref name="corrupt"/> edit the handed-over session entry, kexecs and opens the device.</summary>
+    private long FdtHandOverCorrupted(bool withFile, Action<ulong> corrupt, out ulong fileArea)
+    {
+        K = Kernel.Kernel.ColdBoot(FdtConfig());
+        P = K.CreateProcess();
+        int s = Create(OpenDev(), "s");
+        if (withFile) Assert.Equal(0, LuoSyscalls.CreateAndPreserveMemfd(K, P, s, 9, "nine"));
+        fileArea = K.Luo.Outgoing.List.Single().FdtFileArea;
+        Assert.Equal(0, K.Reboot(P, Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC));
+        corrupt(K.Luo.FdtSessionArea + 8); // entry 0 after the 8-byte count
+        K = K.Kexec(FdtConfig());
+        Assert.False(K.Panicked, K.Outcome.PanicReason);
+        P = K.CreateProcess();
+        return LuoSyscalls.OpenDevice(K, P);
+    }
+
+    [Fact]
+    public void Fdt_era_deserialization_checks_the_file_area_only_for_files_and_frees_it_on_error()
+    {
+        // a wild file-area pointer with count 0 is never looked at
+        Assert.True(FdtHandOverCorrupted(false, e => K.Arena.WriteU64(e + LuoSessionSer.FilesOffset, K.Arena.DramBytes + 4096), out _) >= 0);
+        Assert.Empty(K.Kho.Warnings);
+        // count 2 whose area runs past the end of memory: EINVAL before anything is adopted (no restore_free)
+        Assert.Equal(E(Errno.EIO), FdtHandOverCorrupted(false, e =>
+        {
+            K.Arena.WriteU64(e + LuoSessionSer.FilesOffset, K.Arena.DramBytes - 64);
+            K.Arena.WriteU64(e + LuoSessionSer.CountOffset, 2);
+        }, out _));
+        Assert.Empty(K.Kho.Warnings);
+        // an unknown compatible: ENOENT, and the adopted file area is restored and freed
+        Assert.Equal(E(Errno.EIO), FdtHandOverCorrupted(true, e =>
+        {
+            ulong area = K.Arena.ReadU64(e + LuoSessionSer.FilesOffset);
+            K.Arena.Fill(area + LuoFileSer.CompatibleOffset, 8, (byte)'z');
+        }, out ulong fileArea));
+        Assert.False(K.Kho.Pages.IsUsed(fileArea >> 12));
+    }
 }
