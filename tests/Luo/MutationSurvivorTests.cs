@@ -3,9 +3,10 @@ using LuoModel.Kho;
 
 namespace LuoModel.Tests.Luo;
 
-/// <summary>Tests written against Stryker survivors of the `session` chunk (property-tests/README.md,
-/// "Mutation testing"): the FDT-era file area addressed per file, RETRIEVE_FD at fd 0 and its reply-fault
-/// undo. The whole-model machine runs only luo-v5 and always has the device at fd 0 while it retrieves.</summary>
+/// <summary>Tests written against the Stryker survivors of the `session` chunk (property-tests/README.md,
+/// "Mutation testing"): mostly the FDT-era ABI (file area addressing, freeing and zeroing; hostile handed-over
+/// file areas; kho_finalize), which the whole-model machine never runs, plus RETRIEVE_FD at fd 0 and its
+/// reply-fault undo, FLB preserve failure, block header counts after a reserve fault and name helpers.</summary>
 public class MutationSurvivorTests : LuoTestBase
 {
     private static KernelConfig FdtConfig() => new() { Luo = new LuoOptions { Abi = LuoAbi.FdtV1 }, DramBytes = 1UL << 30 };
