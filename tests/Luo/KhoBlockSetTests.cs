@@ -221,4 +221,42 @@ public class KhoBlockSetTests : LuoTestBase
         Assert.Equal([b[1], b[2], b[0], b[1], b[2], b[0]], FreeFailures());
         Assert.Equal(Errno.Ok, Set().Restore(b[2]));
     }
+
+    [Fact]
+    public void Destroy_rewinds_the_writer()
+    {
+        var s = Set();
+        Assert.Equal(Errno.Ok, s.Grow(1));
+        s.BeginWrite();
+        s.ReserveEntry();
+        s.ReserveEntry();
+        s.Destroy();
+        Assert.Equal(Errno.Ok, s.Grow(1));
+        Assert.Equal(s.HeadPa + 16, s.ReserveEntry());
+    }
+
+    [Fact]
+    public void Ten_thousand_blocks_is_the_limit_for_growth_and_for_restore()
+    {
+        var s = Set(2048); // one entry per block
+        Assert.Equal(1, s.PerBlock);
+        Assert.Equal(Errno.Ok, s.Grow(KhoBlockSet.MaxBlocks));
+        Assert.Equal(KhoBlockSet.MaxBlocks, s.BlockCount);
+        int preserved = K.Kho.PreservedBlocks().Count;
+        Assert.Equal(Errno.ENOSPC, s.Grow(KhoBlockSet.MaxBlocks + 1));
+        Assert.Equal(KhoBlockSet.MaxBlocks, s.BlockCount);
+        Assert.Equal(preserved, K.Kho.PreservedBlocks().Count); // the 10001st page went back
+
+        var extra = Set(2048);
+        Assert.Equal(Errno.Ok, extra.Grow(1));
+        foreach (ulong b in s.Blocks) K.Arena.WriteU64(b + KhoBlockHeaderSer.CountOffset, 1);
+        K.Arena.WriteU64(extra.HeadPa + KhoBlockHeaderSer.CountOffset, 1);
+        var restore = Set(2048);
+        Assert.Equal(Errno.Ok, restore.Restore(s.HeadPa));
+        Assert.Equal(KhoBlockSet.MaxBlocks, restore.BlockCount);
+        K.Arena.WriteU64(s.Blocks[^1] + KhoBlockHeaderSer.NextOffset, extra.HeadPa); // a 10001-block chain
+        restore = Set(2048);
+        Assert.Equal(Errno.ENOSPC, restore.Restore(s.HeadPa));
+        Assert.Equal(0, restore.BlockCount);
+    }
 }
