@@ -21,6 +21,8 @@ internal sealed class LuoSut(LuoMutant mutants, ulong seed)
     public LuoMutant Mutants { get; } = mutants;
     public bool Failed { get; set; }
     public int Kexecs { get; set; }
+    /// <summary>Set once the history has both &gt;= 50 calls and &gt;= 3 successful kexecs (issue 6 §5 budget).</summary>
+    public bool Long { get; set; }
 }
 
 /// <summary>Statistics and the latest counterexample of a machine (read by the tests).</summary>
@@ -29,6 +31,8 @@ internal sealed class MachineStats
     public int Histories;
     public int Ops;
     public int HistoriesWith3Kexecs;
+    /// <summary>Histories that reached &gt;= 50 calls and &gt;= 3 successful kexecs.</summary>
+    public int LongHistoriesWith3Kexecs;
     public int FailedReboots;
     public int SuccessfulKexecs;
     public string? Counterexample;
@@ -114,6 +118,7 @@ internal sealed class LuoMachine(LuoMutant mutants, ulong seed, int length, Mach
                 stats.Ops++;
                 sut.History.Add(Entry(op, expect));
                 if (op is KexecOp && actual.Value == 0) { sut.Kexecs++; stats.SuccessfulKexecs++; if (sut.Kexecs == 3) stats.HistoriesWith3Kexecs++; }
+                if (!sut.Long && sut.Kexecs >= 3 && sut.History.Count >= 50) { sut.Long = true; stats.LongHistoriesWith3Kexecs++; }
                 if (op is RebootOp && expect.Value < 0) stats.FailedReboots++;
                 foreach (var c in expect.Calls) stats.Seen[c.Op.ToString()] = stats.Seen.GetValueOrDefault(c.Op.ToString()) + 1;
                 string kind = op is IoctlOp io2 ? TraceFormat.CommandName(io2.Cmd) + "=" + TraceFormat.Value(expect.Value) : op.GetType().Name;
