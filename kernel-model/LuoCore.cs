@@ -196,6 +196,26 @@ public sealed partial class Luo
         return null;
     }
 
+    /// <summary>The handler whose compatible string equals the C string in a serialized compatible field (bytes up
+    /// to the first NUL, the whole field if none, read as Latin-1 as <see cref="LuoStrings.FromField"/> does),
+    /// without building the string: deserialization looks one up per incoming file.</summary>
+    internal LiveupdateFileHandler? FindHandler(ReadOnlySpan<byte> compatibleField)
+    {
+        int n = compatibleField.IndexOf((byte)0);
+        var name = n < 0 ? compatibleField : compatibleField[..n];
+        foreach (var h in _handlers)
+            if (Latin1Equals(h.Compatible, name)) return h;
+        return null;
+    }
+
+    private static bool Latin1Equals(string s, ReadOnlySpan<byte> b)
+    {
+        if (s.Length != b.Length) return false;
+        for (int i = 0; i < b.Length; i++)
+            if (s[i] != b[i]) return false;
+        return true;
+    }
+
     /// <summary>misc open of /dev/liveupdate (luo.md §3.1): EBUSY, one-shot deserialization, EIO.</summary>
     /// <remarks>in_use is claimed with a compare-and-swap (a scheduling point); the one-shot deserialization
     /// then runs with the device held exclusively, under register_lock (handler lookup) and the model's mm lock.</remarks>

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using LuoModel.Kho;
 
 namespace LuoModel.Kernel;
@@ -68,12 +69,12 @@ public sealed partial class Luo
         foreach (ulong e in entries)
         {
             Kho.Arena.Read(e, raw);
-            var fs = LuoFileSer.ReadFrom(raw);
-            var h = FindHandler(fs.Compatible);
+            var h = FindHandler(raw[..LuoFileSer.CompatibleLength]);
             if (h is null || h.ModuleGoingAway) return Errno.ENOENT;
             Errno a = Faults.Check(FaultPoint.DeserializeFileAlloc);
             if (a != Errno.Ok) return a;
-            s.FileList.Add(new LuoFile(h, fs.Token) { SerializedData = fs.Data });
+            ulong token = BinaryPrimitives.ReadUInt64LittleEndian(raw[LuoFileSer.TokenOffset..]);
+            s.FileList.Add(new LuoFile(h, token) { SerializedData = BinaryPrimitives.ReadUInt64LittleEndian(raw[LuoFileSer.DataOffset..]) });
             n++;
         }
         return n != count ? Errno.EINVAL : Errno.Ok;

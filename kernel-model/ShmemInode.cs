@@ -28,7 +28,7 @@ public static class Seals
 public sealed partial class ShmemInode
 {
     private static ulong s_nextIno = 1000;
-    private readonly ShmemPageMap _pages = new(); // index → pfn + dirty bit
+    private ShmemPageMap _pages; // index → pfn + dirty bit (a mutable struct: never copy it out)
     private HashSet<ulong>? _dirtyHoles; // indices marked written before their page exists (host-backed memfds)
     private readonly Kho.Kho _kho;
 

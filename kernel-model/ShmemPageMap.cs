@@ -4,9 +4,9 @@ namespace LuoModel.Kernel;
 /// The page cache of one shmem inode (the inode's <c>i_mapping</c> xarray in the kernel): page index → pfn, with the
 /// folio's dirty bit kept beside the pfn. Most memfds LUO moves are small, so the first page lives inline and a
 /// dictionary appears only from the second page on; a retrieved one-page memfd therefore costs no collection
-/// objects (bench/README.md, LUO round trip).
+/// objects (bench/README.md, LUO round trip). A mutable struct held in a field of its inode: never copy it.
 /// </summary>
-internal sealed class ShmemPageMap
+internal struct ShmemPageMap
 {
     private const ulong DirtyBit = 1UL << 63; // pfns are below 2^52
     private bool _hasInline;
