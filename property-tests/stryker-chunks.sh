@@ -49,6 +49,10 @@ for chunk in "${chunks[@]}"; do
   ( cd "$work/snap" && find . -type f ) | while IFS= read -r f; do
     cmp -s "$work/snap/$f" "$src/$f" || { mkdir -p "$(dirname "$src/$f")"; cp -p "$work/snap/$f" "$src/$f"; }
   done
+  # Files deleted or moved since the last chunk must not linger in the copy (they would still compile).
+  ( cd "$src" && find . -type f -not -path '*/bin/*' -not -path '*/obj/*' -not -path '*/StrykerOutput/*' ) | while IFS= read -r f; do
+    [ -e "$work/snap/$f" ] || rm -f "$src/$f"
+  done
   ( cd "$src" && dotnet tool restore >/dev/null )
   mutate=()
   for f in ${files[$chunk]}; do mutate+=(--mutate "**/$f"); done
