@@ -43,32 +43,33 @@ public static class LuoSyscalls
         return k.Open(p, Kernel.LiveupdatePath, OpenFlags.O_RDWR);
     }
 
-    private static byte[] SessionStruct(string name)
+    /// <summary>A {size, fd, name} session struct of <paramref name="size"/> bytes with the name's UTF-8 bytes
+    /// (at most <paramref name="maxName"/>) at the name offset, shared by the session commands of every uAPI.</summary>
+    internal static byte[] SessionStruct(string name, int size = LiveupdateUapi.SessionStructSize, int maxName = 63)
     {
-        var b = new byte[LiveupdateUapi.SessionStructSize];
-        BinaryPrimitives.WriteUInt32LittleEndian(b, LiveupdateUapi.SessionStructSize);
+        ArgumentNullException.ThrowIfNull(name);
+        var b = new byte[size];
+        BinaryPrimitives.WriteUInt32LittleEndian(b, (uint)size);
         byte[] n = Encoding.UTF8.GetBytes(name);
-        n.AsSpan(0, Math.Min(n.Length, 63)).CopyTo(b.AsSpan(LiveupdateUapi.NameOffset));
+        n.AsSpan(0, Math.Min(n.Length, maxName)).CopyTo(b.AsSpan(LiveupdateUapi.NameOffset));
         return b;
     }
 
-    /// <summary>CREATE_SESSION (name capped at 63 bytes like the selftest helper).</summary>
-    public static long CreateSession(Kernel k, Process p, int devFd, string name, out int fd)
+    /// <summary>Issues a session command whose reply carries an fd; <paramref name="fd"/> is it on success, else -1.</summary>
+    internal static long SessionFdIoctl(Kernel k, Process p, int devFd, uint cmd, byte[] b, out int fd)
     {
-        var b = SessionStruct(name);
-        long rc = RawIoctl(k, p, devFd, LiveupdateUapi.CreateSession, b);
+        long rc = RawIoctl(k, p, devFd, cmd, b);
         fd = rc == 0 ? BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(LiveupdateUapi.FdOffset)) : -1;
         return rc;
     }
 
+    /// <summary>CREATE_SESSION (name capped at 63 bytes like the selftest helper).</summary>
+    public static long CreateSession(Kernel k, Process p, int devFd, string name, out int fd) =>
+        SessionFdIoctl(k, p, devFd, LiveupdateUapi.CreateSession, SessionStruct(name), out fd);
+
     /// <summary>RETRIEVE_SESSION.</summary>
-    public static long RetrieveSession(Kernel k, Process p, int devFd, string name, out int fd)
-    {
-        var b = SessionStruct(name);
-        long rc = RawIoctl(k, p, devFd, LiveupdateUapi.RetrieveSession, b);
-        fd = rc == 0 ? BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(LiveupdateUapi.FdOffset)) : -1;
-        return rc;
-    }
+    public static long RetrieveSession(Kernel k, Process p, int devFd, string name, out int fd) =>
+        SessionFdIoctl(k, p, devFd, LiveupdateUapi.RetrieveSession, SessionStruct(name), out fd);
 
     /// <summary>The 16-byte {size, fd, token} argument shared by the fd commands of every uAPI.</summary>
     internal static byte[] FdStruct(int fd, ulong token)

@@ -32,30 +32,14 @@ public static class LuoSyscallsV4
         LuoSyscalls.RawIoctl(k, p, devFd, LiveupdateUapiV4.SetEvent, SizeValue(LiveupdateUapiV4.StateStructSize, ev));
 
     /// <summary>v4 LIVEUPDATE_IOCTL_CREATE_SESSION (64-byte struct, name capped at 55 bytes).</summary>
-    public static long CreateSession(Kernel k, Process p, int devFd, string name, out int fd)
-    {
-        ArgumentNullException.ThrowIfNull(name);
-        var b = new byte[LiveupdateUapiV4.CreateStructSize];
-        BinaryPrimitives.WriteUInt32LittleEndian(b, LiveupdateUapiV4.CreateStructSize);
-        byte[] n = Encoding.UTF8.GetBytes(name);
-        n.AsSpan(0, Math.Min(n.Length, LiveupdateUapiV4.NameLength - 1)).CopyTo(b.AsSpan(LiveupdateUapi.NameOffset));
-        long rc = LuoSyscalls.RawIoctl(k, p, devFd, LiveupdateUapiV4.CreateSession, b);
-        fd = rc == 0 ? BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(LiveupdateUapi.FdOffset)) : -1;
-        return rc;
-    }
+    public static long CreateSession(Kernel k, Process p, int devFd, string name, out int fd) =>
+        LuoSyscalls.SessionFdIoctl(k, p, devFd, LiveupdateUapiV4.CreateSession,
+            LuoSyscalls.SessionStruct(name, LiveupdateUapiV4.CreateStructSize, LiveupdateUapiV4.NameLength - 1), out fd);
 
     /// <summary>v4 LIVEUPDATE_IOCTL_RETRIEVE_SESSION (72-byte struct).</summary>
-    public static long RetrieveSession(Kernel k, Process p, int devFd, string name, out int fd)
-    {
-        ArgumentNullException.ThrowIfNull(name);
-        var b = new byte[LiveupdateUapiV4.RetrieveStructSize];
-        BinaryPrimitives.WriteUInt32LittleEndian(b, LiveupdateUapiV4.RetrieveStructSize);
-        byte[] n = Encoding.UTF8.GetBytes(name);
-        n.AsSpan(0, Math.Min(n.Length, LiveupdateUapi.NameLength - 1)).CopyTo(b.AsSpan(LiveupdateUapi.NameOffset));
-        long rc = LuoSyscalls.RawIoctl(k, p, devFd, LiveupdateUapiV4.RetrieveSession, b);
-        fd = rc == 0 ? BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(LiveupdateUapi.FdOffset)) : -1;
-        return rc;
-    }
+    public static long RetrieveSession(Kernel k, Process p, int devFd, string name, out int fd) =>
+        LuoSyscalls.SessionFdIoctl(k, p, devFd, LiveupdateUapiV4.RetrieveSession,
+            LuoSyscalls.SessionStruct(name, LiveupdateUapiV4.RetrieveStructSize, LiveupdateUapi.NameLength - 1), out fd);
 
     // v4's fd struct has mainline's layout and size (LiveupdateUapiV4.FdStructSize == LiveupdateUapi.FdStructSize).
     private static byte[] FdToken(int fd, ulong token) => LuoSyscalls.FdStruct(fd, token);
