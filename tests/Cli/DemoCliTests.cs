@@ -1,18 +1,10 @@
-using System.Globalization;
-using LuoModel.Cli;
 
 namespace LuoModel.Tests.Cli;
 
 /// <summary><c>luo demo</c> (issue 5 §6) and its saved image read back by <c>luo image dump</c>.</summary>
 public class DemoCliTests
 {
-    private static (int Code, string Out, string Err) Luo(params string[] args)
-    {
-        using var o = new StringWriter(CultureInfo.InvariantCulture);
-        using var e = new StringWriter(CultureInfo.InvariantCulture);
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Luo(params string[] args) => LuoModel.Tests.Cli.LuoCli.Run(args);
 
     private static string[] LuoPart(string text)
     {

@@ -1,4 +1,3 @@
-using System.Globalization;
 using LuoModel.Cli;
 using LuoModel.Testkit;
 
@@ -8,13 +7,7 @@ namespace LuoModel.Tests.Cli;
 /// mainline cases.</summary>
 public class DiffCliTests
 {
-    private static (int Code, string Out, string Err) Luo(params string[] args)
-    {
-        using var o = new StringWriter(CultureInfo.InvariantCulture);
-        using var e = new StringWriter(CultureInfo.InvariantCulture);
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Luo(params string[] args) => LuoModel.Tests.Cli.LuoCli.Run(args);
 
     /// <summary>scenarios.md §4, one single switch per row: the mainline cases it flips.</summary>
     public static TheoryData<string, string[]> SensitivityTable => new()

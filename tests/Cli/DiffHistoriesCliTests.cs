@@ -1,4 +1,3 @@
-using System.Globalization;
 using LuoModel.Cli;
 using LuoModel.Kernel;
 using LuoModel.Testkit.Histories;
@@ -9,13 +8,7 @@ namespace LuoModel.Tests.Cli;
 /// <summary><c>luo diff</c> over seeded random histories (issue 7 §3) and the LUOS presets.</summary>
 public class DiffHistoriesCliTests
 {
-    private static (int Code, string Out, string Err) Luo(params string[] args)
-    {
-        using var o = new StringWriter(CultureInfo.InvariantCulture);
-        using var e = new StringWriter(CultureInfo.InvariantCulture);
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Luo(params string[] args) => LuoModel.Tests.Cli.LuoCli.Run(args);
 
     [Fact]
     public void Histories_where_double_preservation_diverges_name_the_first_step()

@@ -1,5 +1,3 @@
-using System.Globalization;
-using LuoModel.Cli;
 using LuoModel.Tests.Fdt;
 
 namespace LuoModel.Tests.Cli;
@@ -7,13 +5,7 @@ namespace LuoModel.Tests.Cli;
 /// <summary>The <c>luo</c> command run in-process through <see cref="Program.Run"/> with captured writers.</summary>
 public class FdtCliTests
 {
-    private static (int Code, string Out, string Err) Luo(params string[] args)
-    {
-        using var o = new StringWriter(CultureInfo.InvariantCulture);
-        using var e = new StringWriter(CultureInfo.InvariantCulture);
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Luo(params string[] args) => LuoModel.Tests.Cli.LuoCli.Run(args);
 
     private static string V(string file) => Path.Combine(Vectors.Dir, file);
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using LuoModel.Cli;
 
 namespace LuoModel.Tests.Cli;
@@ -6,13 +5,7 @@ namespace LuoModel.Tests.Cli;
 /// <summary><c>luo run</c> (issue 7 §2): KTAP as kselftest prints it, kselftest exit status, named variants.</summary>
 public class RunCliTests
 {
-    private static (int Code, string Out, string Err) Luo(params string[] args)
-    {
-        using var o = new StringWriter(CultureInfo.InvariantCulture);
-        using var e = new StringWriter(CultureInfo.InvariantCulture);
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Luo(params string[] args) => LuoModel.Tests.Cli.LuoCli.Run(args);
 
     [Fact]
     public void Mainline_rows_pass_with_kselftest_header_plan_and_totals()

@@ -1,5 +1,4 @@
 using System.Globalization;
-using LuoModel.Cli;
 using LuoModel.Serve;
 using LuoModel.Serve.Selftest;
 
@@ -8,6 +7,7 @@ namespace LuoModel.Tests.Shim;
 /// <summary>The shim's own build, the C/C# agreement on the wire layout, and the two CLI commands.</summary>
 public class ShimBuildTests
 {
+    private static (int Code, string Out, string Err) Luo(params string[] args) => LuoModel.Tests.Cli.LuoCli.Run(args);
     [Fact]
     public void The_shim_sources_travel_inside_the_assembly()
     {
@@ -79,13 +79,6 @@ public class ShimBuildTests
         }
     }
 
-    private static (int Code, string Out, string Err) Luo(params string[] args)
-    {
-        using var o = new StringWriter(CultureInfo.InvariantCulture);
-        using var e = new StringWriter(CultureInfo.InvariantCulture);
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     [Fact]
     public void Cli_errors_are_explained()

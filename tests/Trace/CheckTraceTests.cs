@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using LuoModel.Cli;
 using LuoModel.Testkit.Trace;
 
 namespace LuoModel.Tests.Trace;
@@ -11,17 +10,11 @@ namespace LuoModel.Tests.Trace;
 /// hand-written recordings. Needs no compiler.</summary>
 public class CheckTraceTests
 {
+    private static (int Code, string Out, string Err) Luo(params string[] args) => LuoModel.Tests.Cli.LuoCli.Run(args);
     internal static string Dir => Path.Combine(AppContext.BaseDirectory, "vectors", "traces");
 
     internal static TraceFile Load(string name) => TraceFormat.Parse(File.ReadAllText(Path.Combine(Dir, name)));
 
-    private static (int Code, string Out, string Err) Luo(params string[] args)
-    {
-        using var o = new StringWriter(CultureInfo.InvariantCulture);
-        using var e = new StringWriter(CultureInfo.InvariantCulture);
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     /// <summary>1-based number of the first line of <paramref name="file"/> containing <paramref name="text"/>.</summary>
     private static int LineOf(string file, string text) =>
