@@ -26,16 +26,27 @@ declare -A files=(
   [blockset]="KhoBlockSet.cs"
   [core]="LuoCore.cs LuoFlb.cs"
   [handlers]="LiveupdateFileHandler.cs TestFileHandler.cs FaultInjector.cs LuoSer.cs MemfdSer.cs LuoFdtAbi.cs"
-  [kernel]="Kernel.cs Kernel.Boot.cs Kernel.Files.cs Kernel.Memfd.cs OpenFile.cs ShmemInode.cs"
+  [kernel]="Kernel.cs Kernel.Boot.cs Kernel.Files.cs Kernel.Memfd.cs OpenFile.cs ShmemInode.cs ShmemInode.Mode.cs ShmemPageMap.cs FdTable.cs"
   [process]="Process.cs UserMemory.cs LuoSyscalls.cs HostMemfd.cs"
   [misc]="LuoStateSnapshot.cs LuoOptions.cs KernelConfig.cs Kernel.Bench.cs"
+  [variants]="LuoUapiV4.cs LuoUapiRfc.cs LuoUapiState.cs LuoUapiVariants.cs LuoSyscallsV4.cs LuoMutant.cs"
+  [stat]="Kernel.Stat.cs StatLayouts.cs StatSyscalls.cs"
+  [locking]="Locking.cs"
 )
-order=(session blockset ioctl core handlers kernel process misc)
+order=(session blockset ioctl core handlers kernel process misc variants stat locking)
 chunks=("$@")
 [ ${#chunks[@]} -gt 0 ] || chunks=("${order[@]}")
 
 export LUO_PROPERTY_RUNS="${LUO_PROPERTY_RUNS:-20}" LUO_PROPERTY_SHRINK=0
-filter="FullyQualifiedName~LuoModel.Tests.Luo|FullyQualifiedName~LuoModel.Tests.Trace|FullyQualifiedName~LuoModel.PropertyTests.Luo.LuoMachineTests"
+# The subset: unit tests of the LUO model, trace checking, the upstream scenarios and the reliability tests
+# (variants, exhaustion, corrupted handovers), the in-process CLI runs that drive the model, the cheap
+# concurrency tests (not the schedule explorer, ~11 s a run) and the whole-model machine. Chunks measured
+# before 2026-11-23 (session, blockset, ioctl, core, misc) used only the first three and the machine.
+filter="FullyQualifiedName~LuoModel.Tests.Luo|FullyQualifiedName~LuoModel.Tests.Trace|FullyQualifiedName~LuoModel.Tests.Scenarios"
+filter+="|FullyQualifiedName~LuoModel.Tests.Reliability|FullyQualifiedName~LuoModel.Tests.Cli.ImageDumpLuoTests"
+filter+="|FullyQualifiedName~LuoModel.Tests.Cli.DemoCliTests|FullyQualifiedName~LuoModel.Tests.Cli.RunCliTests"
+filter+="|FullyQualifiedName~LuoModel.Tests.Cli.UapiVariantCatalogTests|FullyQualifiedName~LuoModel.Tests.Concurrency.StressTests"
+filter+="|FullyQualifiedName~LuoModel.Tests.Concurrency.SchedulerAndLockTests|FullyQualifiedName~LuoModel.PropertyTests.Luo.LuoMachineTests"
 
 for chunk in "${chunks[@]}"; do
   [ -n "${files[$chunk]:-}" ] || { echo "unknown chunk $chunk (known: ${order[*]})" >&2; exit 2; }
