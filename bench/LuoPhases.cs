@@ -20,7 +20,8 @@ internal static class LuoPhases
         var best = new double[4];
         Array.Fill(best, double.MaxValue);
         var bytes = new long[4];
-        var gcs = new int[4];
+        var gcs = new string[4];
+        var pauses = new double[4];
         for (int r = 0; r < n; r++)
         {
             var m = LuoBenchMachine.Create(s, f);
@@ -29,32 +30,46 @@ internal static class LuoPhases
             GC.WaitForPendingFinalizers();
             GC.Collect();
             Phase(0, () => { if (m.Reboot() != 0) throw new InvalidOperationException("reboot"); });
-            if (sampler != null) sampler.Active = true;
             Phase(1, m.KexecOnly);
+            if (sampler != null) sampler.Active = true;
             PerfControl("enable");
             Phase(2, m.RetrieveFinish);
             PerfControl("disable");
             if (sampler != null) sampler.Active = false;
             best[3] = Math.Min(best[3], Last[0] + Last[1] + Last[2]);
+            pauses[3] = pauses[0] + pauses[1] + pauses[2];
         }
         string[] names = ["serialize", "kexec+boot", "open+retrieve+finish", "round trip"];
-        o.WriteLine($"{s} x {f}, best of {n} (ms, allocated bytes and gen0/1/2 collections of the last repeat)");
+        o.WriteLine($"{s} x {f}, best of {n} (ms; allocated bytes, collections and GC pause time of the last repeat)");
         for (int i = 0; i < 4; i++)
-            o.WriteLine($"{names[i],-22} {best[i],10:F2} ms {(i < 3 ? bytes[i] : bytes[0] + bytes[1] + bytes[2]),14:N0} B  gc {(i < 3 ? gcs[i] : 0)}");
+            o.WriteLine($"{names[i],-22} {best[i],10:F2} ms {(i < 3 ? bytes[i] : bytes[0] + bytes[1] + bytes[2]),14:N0} B  "
+                + $"{(i < 3 ? gcs[i] : ""),-26} pause {pauses[i],7:F2} ms");
         sampler?.Print(o);
         return 0;
 
         void Phase(int i, Action a)
         {
             long b0 = GC.GetAllocatedBytesForCurrentThread();
-            int g0 = GC.CollectionCount(0) + (100 * GC.CollectionCount(1)) + (10000 * GC.CollectionCount(2));
+            int c0 = GC.CollectionCount(0), c1 = GC.CollectionCount(1), c2 = GC.CollectionCount(2);
+            TimeSpan p0 = GC.GetTotalPauseDuration();
             long t0 = Stopwatch.GetTimestamp();
             a();
             double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
             Last[i] = ms;
             best[i] = Math.Min(best[i], ms);
             bytes[i] = GC.GetAllocatedBytesForCurrentThread() - b0;
-            gcs[i] = GC.CollectionCount(0) + (100 * GC.CollectionCount(1)) + (10000 * GC.CollectionCount(2)) - g0;
+            pauses[i] = (GC.GetTotalPauseDuration() - p0).TotalMilliseconds;
+            int n0 = GC.CollectionCount(0) - c0, n1 = GC.CollectionCount(1) - c1, n2 = GC.CollectionCount(2) - c2;
+            gcs[i] = $"gc {n0} (gen1+ {n1}, gen2 {n2})";
+            if (Environment.GetEnvironmentVariable("LUO_GC_INFO") == "1" && n0 > 0)
+                foreach (var kind in new[] { GCKind.Ephemeral, GCKind.FullBlocking, GCKind.Background })
+                {
+                    var gi = GC.GetGCMemoryInfo(kind);
+                    if (gi.Index == 0) continue;
+                    Console.Error.WriteLine($"  {kind} #{gi.Index} gen{gi.Generation} compacted={gi.Compacted} concurrent={gi.Concurrent} "
+                        + $"pause={gi.PauseDurations[0].TotalMilliseconds:F1}ms promoted={gi.PromotedBytes:N0} heap={gi.HeapSizeBytes:N0} "
+                        + $"gen0size={gi.GenerationInfo[0].SizeAfterBytes:N0} gen1={gi.GenerationInfo[1].SizeAfterBytes:N0} gen2={gi.GenerationInfo[2].SizeAfterBytes:N0} loh={gi.GenerationInfo[3].SizeAfterBytes:N0}");
+                }
         }
     }
 

@@ -4,18 +4,21 @@ namespace LuoModel.Kernel;
 
 /// <summary>
 /// The slots of one process's fd table (<c>struct fdtable</c>: an array indexed by fd number). Numbers below
-/// 65536 live in a growable array, as in the kernel; the rare higher numbers (dup2 to a large fd under a raised
-/// RLIMIT_NOFILE) in a sorted side table, so a single large dup2 does not allocate a huge array. Enumeration is
+/// 2^20 (the default fs.nr_open, so every fd a default kernel allows) live in a growable array, as in the kernel;
+/// higher numbers, possible only with a raised <see cref="KernelConfig.NrOpen"/>, in a sorted side table. Enumeration is
 /// in ascending fd order. Not thread-safe: <see cref="Process"/> guards it with its file_lock.
 /// </summary>
 internal sealed class FdTable : IEnumerable<KeyValuePair<int, FdEntry>>
 {
-    private const int DenseLimit = 1 << 16;
+    private const int DenseLimit = 1 << 20;
 
-    private struct Slot
+    private struct Slot // 16 bytes: the kernel's fd array is 8 bytes per fd plus the open and close-on-exec bitmaps
     {
+        public OpenFile? File;
         public bool Used;
-        public FdEntry Entry;
+        public bool CloseOnExec;
+
+        public readonly FdEntry Entry => new(File, CloseOnExec);
     }
 
     private Slot[] _dense = new Slot[64];
@@ -51,7 +54,8 @@ internal sealed class FdTable : IEnumerable<KeyValuePair<int, FdEntry>>
             ref Slot s = ref _dense[fd];
             if (!s.Used) Count++;
             s.Used = true;
-            s.Entry = value;
+            s.File = value.File;
+            s.CloseOnExec = value.CloseOnExec;
         }
     }
 

@@ -38,9 +38,10 @@ public static class KernelScheduler
 /// side). Reentrant on the same thread (the kernel's are not; the model never relies on it). With a
 /// <see cref="KernelScheduler"/> installed, acquisition is a scheduling point.
 /// </summary>
-public sealed class KernelMutex
+public class KernelMutex
 {
-    private readonly Lock _lock = new();
+    // The lock is this object's own monitor: a thin lock in the object header, so a mutex is one host object, and
+    // a kernel struct that embeds its mutex can derive from this class (LuoFile does) and be none extra.
     private readonly bool _ticketed;
     private long _tickets;
     private int _depth; // recursion depth, only touched by the holder
@@ -69,17 +70,17 @@ public sealed class KernelMutex
     public string Name { get; }
 
     /// <summary>True when the calling thread holds the lock.</summary>
-    public bool IsHeldByCurrentThread => _lock.IsHeldByCurrentThread;
+    public bool IsHeldByCurrentThread => Monitor.IsEntered(this);
 
     /// <summary>mutex_lock().</summary>
     public void Enter()
     {
         var s = KernelScheduler.Current;
-        if (s is null) _lock.Enter();
+        if (s is null) Monitor.Enter(this);
         else
         {
             s.YieldPoint(this);
-            while (!_lock.TryEnter()) s.Block(this);
+            while (!Monitor.TryEnter(this)) s.Block(this);
         }
         if (_depth++ == 0 && _ticketed)
         {
@@ -92,7 +93,7 @@ public sealed class KernelMutex
     public void Exit()
     {
         _depth--;
-        _lock.Exit();
+        Monitor.Exit(this);
         KernelScheduler.Current?.Wake(this);
     }
 

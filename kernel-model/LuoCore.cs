@@ -269,6 +269,14 @@ public sealed partial class Luo
         return Errno.Ok;
     }
 
+    /// <summary>Model-only: makes room for <paramref name="more"/> registry entries at once (the incoming files,
+    /// which retrieve stores one by one), so the table is not regrown step by step.</summary>
+    internal void RegistryReserve(int more)
+    {
+        if (Options.DoublePreserve != DoublePreserveCheck.Registry || more <= 0) return;
+        lock (_registryLock) _registry.EnsureCapacity(_registry.Count + more);
+    }
+
     /// <summary>Unconditional insert of a retrieved file (the id cannot be present: luo.md §3.7 step 5).</summary>
     internal void RegistryStore(LuoFile f, object id)
     {

@@ -40,6 +40,7 @@ public sealed partial class Luo
         }
         if (v5) Incoming.Blocks!.Destroy();
         else FdtReleaseIncomingSessionArea();
+        if (err == Errno.Ok) RegistryReserve(Incoming.List.Sum(s => s.FileList.Count)); // each retrieve stores one
         return err;
     }
 
@@ -53,7 +54,7 @@ public sealed partial class Luo
         {
             Errno r = s.FileBlocks.Restore(filesPa);
             if (r != Errno.Ok) return r;
-            entries = s.FileBlocks.ReadEntries().ToList();
+            entries = s.FileBlocks.ReadEntries();
         }
         else
         {
@@ -65,6 +66,7 @@ public sealed partial class Luo
             entries = Enumerable.Range(0, (int)count).Select(i => filesPa + ((ulong)i * LuoFileSer.Size)).ToList();
         }
         Span<byte> raw = stackalloc byte[LuoFileSer.Size];
+        s.FileList.EnsureCapacity((int)Math.Min(count, 64)); // the usual count, without trusting a hostile one
         ulong n = 0;
         foreach (ulong e in entries)
         {

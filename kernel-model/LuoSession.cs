@@ -18,10 +18,12 @@ public enum SessionState
     Destroyed,
 }
 
-/// <summary>struct luo_file (luo.md §2.3).</summary>
-public sealed class LuoFile
+/// <summary>struct luo_file (luo.md §2.3). The kernel embeds the file's mutex in the struct; the model does the
+/// same by deriving from <see cref="KernelMutex"/> (<see cref="Mutex"/> is the object itself), so a luo_file is
+/// one host object, not two (the next kernel builds one per retrieved file: bench/README.md, LUO round trip).</summary>
+public sealed class LuoFile : KernelMutex
 {
-    internal LuoFile(LiveupdateFileHandler handler, ulong token) { Handler = handler; Token = token; }
+    internal LuoFile(LiveupdateFileHandler handler, ulong token) : base("luo_file.mutex") { Handler = handler; Token = token; }
     /// <summary>fh.</summary>
     public LiveupdateFileHandler Handler { get; }
     /// <summary>file (null in the new kernel until retrieved).</summary>
@@ -37,7 +39,7 @@ public sealed class LuoFile
     /// <summary>Registry key while registered (null otherwise).</summary>
     internal object? RegistryId { get; set; }
     /// <summary>luo_file->mutex: serialises retrieve of this file (luo.md §2.3).</summary>
-    internal KernelMutex Mutex { get; } = new("luo_file.mutex");
+    internal KernelMutex Mutex => this;
 
     internal LiveupdateFileOpArgs Args() => new(Handler)
     {

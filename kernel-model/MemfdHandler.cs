@@ -1,3 +1,4 @@
+using System.Buffers;
 using LuoModel.Kho;
 
 namespace LuoModel.Kernel;
@@ -155,6 +156,7 @@ public sealed class MemfdHandler : LiveupdateFileHandler
     {
         var pages = area.Pages;
         for (int i = 0; i < pages.Count; i++) Kho.FreeFolio(new Folio(pages[i] >> PhysicalArena.PageShift, 0));
+        Kho.Vmalloc.Unmap(area.Addr); // vfree() also removes the vm area
     }
 
     /// <summary>memfd_luo_freeze(): writes the current file offset into pos; EINVAL without data.</summary>
@@ -226,31 +228,64 @@ public sealed class MemfdHandler : LiveupdateFileHandler
         }
     }
 
+    // The folio array is read through its page list rather than a host vm area: the pages restored, read and
+    // freed are the kernel's (kho_restore_vmalloc, then vfree once the page cache is built); a mapping object
+    // would only be host garbage per retrieved file (bench/README.md, LUO round trip).
+    private const int StackArrayPages = 16;
+
     private Errno RestoreFolios(MemfdLuoSer ser, ShmemInode inode)
     {
         if (ser.NrFolios == 0) return Errno.Ok;
-        ulong addr = Kho.RestoreVmalloc(ser.Folios);
-        if (addr == 0) return Errno.EINVAL;
-        var area = Kho.Vmalloc.Find(addr)!;
-        Span<byte> e = stackalloc byte[MemfdLuoFolioSer.Size];
-        Errno err = Errno.Ok;
-        int n = (int)Math.Min(ser.NrFolios, (ulong)area.Pages.Count * (PhysicalArena.PageSize / MemfdLuoFolioSer.Size));
-        for (int i = 0; i < n; i++)
+        ulong total = ser.Folios.TotalPages;
+        if (total > Kho.Arena.PageCount) return Errno.EINVAL; // the page array allocation fails
+        ulong[]? rented = total > StackArrayPages ? ArrayPool<ulong>.Shared.Rent((int)total) : null;
+        Span<ulong> pages = (rented ?? stackalloc ulong[StackArrayPages])[..(int)total];
+        try
         {
-            Kho.Arena.Read(EntryPhys(area, i), e);
-            var f = MemfdLuoFolioSer.ReadFrom(e);
-            if (f.Pfn == 0) continue;
-            if (err != Errno.Ok)
+            if (!Kho.RestoreVmallocPages(ser.Folios, pages)) return Errno.EINVAL;
+            Errno err = Errno.Ok;
+            for (int i = 0, n = FolioSlots(pages, ser.NrFolios); i < n; i++)
             {
-                if (Kho.RestoreFolio(f.Pfn << PhysicalArena.PageShift, out var rest)) Kho.FreeFolio(rest); // release the rest
-                continue;
+                var f = ReadFolio(pages, i);
+                if (f.Pfn == 0) continue;
+                if (err != Errno.Ok)
+                {
+                    if (Kho.RestoreFolio(f.Pfn << PhysicalArena.PageShift, out var rest)) Kho.FreeFolio(rest); // release the rest
+                    continue;
+                }
+                Errno inj = Faults.Check(FaultPoint.MemfdFolioRestore);
+                if (inj != Errno.Ok || !Kho.RestoreFolio(f.Pfn << PhysicalArena.PageShift, out _)) { err = Errno.EIO; continue; }
+                inode.InsertPage(f.Index, f.Pfn, (f.Flags & MemfdLuoFolioSer.FlagDirty) != 0);
             }
-            Errno inj = Faults.Check(FaultPoint.MemfdFolioRestore);
-            if (inj != Errno.Ok || !Kho.RestoreFolio(f.Pfn << PhysicalArena.PageShift, out _)) { err = Errno.EIO; continue; }
-            inode.InsertPage(f.Index, f.Pfn, (f.Flags & MemfdLuoFolioSer.FlagDirty) != 0);
+            FreePages(pages);
+            return err;
         }
-        FreeArray(area);
-        return err;
+        finally
+        {
+            if (rented is not null) ArrayPool<ulong>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>Entries of the folio array to visit: nr_folios, bounded by what the array pages hold.</summary>
+    private static int FolioSlots(ReadOnlySpan<ulong> pages, ulong nrFolios) =>
+        (int)Math.Min(nrFolios, (ulong)pages.Length * (PhysicalArena.PageSize / MemfdLuoFolioSer.Size));
+
+    private MemfdLuoFolioSer ReadFolio(ReadOnlySpan<ulong> pages, int i)
+    {
+        Span<byte> e = stackalloc byte[MemfdLuoFolioSer.Size];
+        Kho.Arena.Read(EntryPhys(pages, i), e);
+        return MemfdLuoFolioSer.ReadFrom(e);
+    }
+
+    private void FreePages(ReadOnlySpan<ulong> pages)
+    {
+        foreach (ulong page in pages) Kho.FreeFolio(new Folio(page >> PhysicalArena.PageShift, 0));
+    }
+
+    private static ulong EntryPhys(ReadOnlySpan<ulong> pages, int i)
+    {
+        ulong off = (ulong)i * MemfdLuoFolioSer.Size;
+        return pages[(int)(off / PhysicalArena.PageSize)] + (off % PhysicalArena.PageSize);
     }
 
     /// <summary>memfd_luo_finish() (luo.md §6.6): only for never-retrieved files: restore and release.</summary>
@@ -261,22 +296,21 @@ public sealed class MemfdHandler : LiveupdateFileHandler
         Span<byte> b = stackalloc byte[MemfdLuoSer.SizeV2];
         if (!Kho.Arena.TryRead(args.SerializedData, b[..SerSize])) return;
         var ser = MemfdLuoSer.ReadFrom(b, Version);
-        if (ser.NrFolios > 0)
+        ulong total = ser.Folios.TotalPages;
+        if (ser.NrFolios > 0 && total <= Kho.Arena.PageCount)
         {
-            ulong addr = Kho.RestoreVmalloc(ser.Folios);
-            if (addr != 0)
+            ulong[]? rented = total > StackArrayPages ? ArrayPool<ulong>.Shared.Rent((int)total) : null;
+            Span<ulong> pages = (rented ?? stackalloc ulong[StackArrayPages])[..(int)total];
+            if (Kho.RestoreVmallocPages(ser.Folios, pages))
             {
-                var area = Kho.Vmalloc.Find(addr)!;
-                Span<byte> e = stackalloc byte[MemfdLuoFolioSer.Size];
-                int n = (int)Math.Min(ser.NrFolios, (ulong)area.Pages.Count * (PhysicalArena.PageSize / MemfdLuoFolioSer.Size));
-                for (int i = 0; i < n; i++)
+                for (int i = 0, n = FolioSlots(pages, ser.NrFolios); i < n; i++)
                 {
-                    Kho.Arena.Read(EntryPhys(area, i), e);
-                    var f = MemfdLuoFolioSer.ReadFrom(e);
+                    var f = ReadFolio(pages, i);
                     if (f.Pfn != 0 && Kho.RestoreFolio(f.Pfn << PhysicalArena.PageShift, out var folio)) Kho.FreeFolio(folio);
                 }
-                FreeArray(addr);
+                FreePages(pages);
             }
+            if (rented is not null) ArrayPool<ulong>.Shared.Return(rented);
         }
         Kho.RestoreFree(args.SerializedData);
     }

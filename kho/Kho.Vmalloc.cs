@@ -93,39 +93,51 @@ public sealed partial class Kho
     public ulong RestoreVmalloc(in KhoVmalloc desc)
     {
         CheckAlive();
+        if (desc.TotalPages > Arena.PageCount || desc.Order > RadixKey.MaxOrder) return 0; // page array allocation fails
+        var pages = new ulong[desc.TotalPages];
+        if (!RestoreVmallocPages(desc, pages)) return 0;
+        var flags = ((desc.Flags & KhoVmalloc.FlagAlloc) != 0 ? VmFlags.Alloc : VmFlags.None)
+            | ((desc.Flags & KhoVmalloc.FlagHugeVmap) != 0 ? VmFlags.AllowHugeVmap : VmFlags.None);
+        return Vmalloc.Map(pages, flags, desc.Order);
+    }
+
+    /// <summary>The restore half of <see cref="RestoreVmalloc"/> without the mapping, for a caller that reads the
+    /// pages and frees them straight away (memfd retrieve reads its folio array once and vfree()s it): the same
+    /// pages are restored, the same chunk pages freed and the same descriptors rejected (false = NULL), but
+    /// no vm area is created. <paramref name="pages"/> must hold exactly total_pages entries; it receives the
+    /// physical address of each page in list order. Not transactional, like the kernel's.</summary>
+    public bool RestoreVmallocPages(in KhoVmalloc desc, Span<ulong> pages)
+    {
+        CheckAlive();
         ulong nr = desc.TotalPages;
-        if (nr > Arena.PageCount) return 0; // page array allocation fails
+        if (nr > Arena.PageCount || (ulong)pages.Length != nr) return false; // page array allocation fails
         int order = desc.Order;
-        if (order > RadixKey.MaxOrder) return 0;
+        if (order > RadixKey.MaxOrder) return false;
         ulong contig = 1UL << order;
-        var pages = new ulong[nr];
         ulong idx = 0;
         HashSet<ulong>? seen = null; // cycle check; only chains longer than one chunk need the set
         for (ulong c = desc.First; c != 0;)
         {
-            if (!Arena.Contains(c, PhysicalArena.PageSize)) return 0;
+            if (!Arena.Contains(c, PhysicalArena.PageSize)) return false;
             if (c != desc.First || seen is not null)
             {
                 seen ??= [desc.First];
-                if (!seen.Add(c)) return 0;
+                if (!seen.Add(c)) return false;
             }
             for (int i = 0; i < KhoVmallocChunk.Entries; i++)
             {
                 ulong phys = Arena.ReadU64(c + KhoVmallocChunk.PhysOffset + 8UL * (uint)i);
                 if (phys == 0) break;
-                if (idx + contig > nr) return 0;
-                if (!RestorePages(phys, contig)) return 0;
+                if (idx + contig > nr) return false;
+                if (!RestorePages(phys, contig)) return false;
                 // the kernel keeps struct page pointers (phys_to_page): a slot's low 12 bits are dropped
                 ulong head = phys & ~(ulong)(PhysicalArena.PageSize - 1);
-                for (ulong j = 0; j < contig; j++) pages[idx++] = head + (j << PhysicalArena.PageShift);
+                for (ulong j = 0; j < contig; j++) pages[(int)idx++] = head + (j << PhysicalArena.PageShift);
             }
             ulong next = Arena.ReadU64(c + KhoVmallocChunk.NextOffset);
             if (RestorePages(c, 1)) Pages.Free(c >> PhysicalArena.PageShift, 0);
             c = next;
         }
-        if (idx != nr) return 0;
-        var flags = ((desc.Flags & KhoVmalloc.FlagAlloc) != 0 ? VmFlags.Alloc : VmFlags.None)
-            | ((desc.Flags & KhoVmalloc.FlagHugeVmap) != 0 ? VmFlags.AllowHugeVmap : VmFlags.None);
-        return Vmalloc.Map(pages, flags, order);
+        return idx == nr;
     }
 }
