@@ -33,7 +33,7 @@ internal sealed class RecordingFlb(string name) : LiveupdateFlb(name)
     public ulong DataToPreserve { get; set; } = 0xD47A;
     public object ObjToPreserve { get; } = new();
     public object RetrievedObj { get; } = new();
-    public List<string> Calls { get; } = [];
+    public List<string> Calls { get; init; } = [];
     public (ulong Data, object? Obj) Unpreserved { get; private set; }
     public (ulong Data, object? Obj) Retrieved { get; private set; }
     public (ulong Data, object? Obj) Finished { get; private set; }
