@@ -73,23 +73,28 @@ public sealed partial class Luo
     {
         var buf = new byte[PhysicalArena.PageSize];
         using var w = new FdtWriter();
-        int rc = w.Create(buf, buf.Length);
-        rc |= w.FinishReservemap();
-        rc |= w.BeginNode("");
-        rc |= w.PropertyString("compatible", LuoFdtV1.Compatible);
-        rc |= w.PropertyU64Le("liveupdate-number"u8, number);
-        rc |= w.BeginNode(LuoFdtV1.SessionNode);
-        rc |= w.PropertyString("compatible", LuoFdtV1.SessionCompatible);
-        rc |= w.PropertyU64Le("luo-session-header"u8, sessionArea);
-        rc |= w.EndNode();
-        rc |= w.BeginNode(LuoFdtV1.FlbNode);
-        rc |= w.PropertyString("compatible", LuoFdtV1.FlbCompatible);
-        rc |= w.PropertyU64Le("luo-flb-header"u8, flbPage);
-        rc |= w.EndNode();
-        rc |= w.EndNode();
-        rc |= w.Finish();
-        if (rc != 0) throw new InvalidOperationException($"luo-v1 FDT does not fit one page ({rc})");
+        Check(w.Create(buf, buf.Length));
+        Check(w.FinishReservemap());
+        Check(w.BeginNode(""));
+        Check(w.PropertyString("compatible", LuoFdtV1.Compatible));
+        Check(w.PropertyU64Le("liveupdate-number"u8, number));
+        Check(w.BeginNode(LuoFdtV1.SessionNode));
+        Check(w.PropertyString("compatible", LuoFdtV1.SessionCompatible));
+        Check(w.PropertyU64Le("luo-session-header"u8, sessionArea));
+        Check(w.EndNode());
+        Check(w.BeginNode(LuoFdtV1.FlbNode));
+        Check(w.PropertyString("compatible", LuoFdtV1.FlbCompatible));
+        Check(w.PropertyU64Le("luo-flb-header"u8, flbPage));
+        Check(w.EndNode());
+        Check(w.EndNode());
+        Check(w.Finish());
         return buf;
+    }
+
+    // Fixed content in one page: a writer error is a bug in this file, not an input error.
+    private static void Check(int rc)
+    {
+        if (rc != 0) throw new InvalidOperationException($"luo-v1 FDT does not fit one page ({rc})");
     }
 
     /// <summary>FDT-era early boot (luo.md §5.8): every check failure panics.</summary>
