@@ -24,12 +24,19 @@ public interface IKernelScheduler
 public static class KernelScheduler
 {
     [ThreadStatic] private static IKernelScheduler? t_current;
+    private static int s_installed; // threads with a scheduler: while 0, lock paths skip the thread-local lookup
 
     /// <summary>The calling thread's scheduler, or null (free-running threads).</summary>
     public static IKernelScheduler? Current
     {
-        get => t_current;
-        set => t_current = value;
+        get => Volatile.Read(ref s_installed) == 0 ? null : t_current;
+        set
+        {
+            var old = t_current;
+            t_current = value;
+            if (old is null && value is not null) Interlocked.Increment(ref s_installed);
+            else if (old is not null && value is null) Interlocked.Decrement(ref s_installed);
+        }
     }
 }
 
@@ -130,6 +137,7 @@ public sealed class KernelRwSem
     private int _readers;
     private bool _writer;
     private int _writersWaiting;
+    private int _waiting; // threads in Monitor.Wait on _gate: releases pulse only when someone waits
     private volatile bool _frozen;
     private long _tickets;
     [ThreadStatic] private static long t_lastTicket;
@@ -171,7 +179,7 @@ public sealed class KernelRwSem
             {
                 if (_frozen) return false;
                 if (!_writer && _writersWaiting == 0) { _readers++; t_lastTicket = ++_tickets; return true; }
-                Monitor.Wait(_gate);
+                Wait();
             }
         }
     }
@@ -182,7 +190,7 @@ public sealed class KernelRwSem
         lock (_gate)
         {
             if (_readers <= 0) throw new InvalidOperationException($"{Name}: up_read without down_read");
-            if (--_readers == 0) Monitor.PulseAll(_gate);
+            if (--_readers == 0 && _waiting > 0) Monitor.PulseAll(_gate);
         }
         KernelScheduler.Current?.Wake(this);
     }
@@ -213,7 +221,7 @@ public sealed class KernelRwSem
                 {
                     if (_frozen) return false;
                     if (!_writer && _readers == 0) { _writer = true; t_lastTicket = ++_tickets; return true; }
-                    Monitor.Wait(_gate);
+                    Wait();
                 }
             }
             finally { _writersWaiting--; }
@@ -227,9 +235,16 @@ public sealed class KernelRwSem
         {
             if (!_writer || _frozen) throw new InvalidOperationException($"{Name}: up_write without down_write");
             _writer = false;
-            Monitor.PulseAll(_gate);
+            if (_waiting > 0) Monitor.PulseAll(_gate);
         }
         KernelScheduler.Current?.Wake(this);
+    }
+
+    private void Wait() // under _gate
+    {
+        _waiting++;
+        try { Monitor.Wait(_gate); }
+        finally { _waiting--; }
     }
 
     /// <summary>The writer keeps the lock forever (luo.md §4.2 step 5): waiters give up.</summary>
