@@ -263,14 +263,7 @@ public class CoreSurvivorTests : LuoTestBase
     [Fact]
     public void Kho_lookup_error_other_than_ENOENT_panics()
     {
-        OpenDev();
-        Assert.Equal(0, K.Reboot(P, Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC));
-        byte[] kho = K.Kho.OutgoingFdt();
-        int node = LuoModel.Fdt.Fdt.SubnodeOffset(kho, 0, Kernel.Luo.KhoEntryName);
-        Assert.True(node > 0);
-        Assert.Equal(0, LuoModel.Fdt.FdtRw.SetProp(kho, node, "blob-size", [32, 0, 0, 0])); // not 8 bytes: -EINVAL
-        K.Arena.Write(K.Kho.FdtPhys, kho);
-        var next = K.Kexec();
+        var next = KexecWithLuoKhoProperty("blob-size", [32, 0, 0, 0]); // not 8 bytes: -EINVAL
         Assert.True(next.Panicked);
         Assert.Equal("luo_restore_fail: kho_retrieve_subtree(\"LUO\") = -EINVAL", next.Outcome.PanicReason);
     }

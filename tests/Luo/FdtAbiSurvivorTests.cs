@@ -210,14 +210,7 @@ public class FdtAbiSurvivorTests : LuoTestBase
     [Fact]
     public void Kho_lookup_error_other_than_ENOENT_panics()
     {
-        OpenDev();
-        Assert.Equal(0, K.Reboot(P, Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC));
-        byte[] kho = K.Kho.OutgoingFdt();
-        int node = LuoModel.Fdt.Fdt.SubnodeOffset(kho, 0, Kernel.Luo.KhoEntryName);
-        Assert.True(node > 0);
-        Assert.Equal(0, FdtRw.SetProp(kho, node, "fdt", [1, 2, 3, 4])); // kho-v1: the subtree pointer is not 8 bytes
-        K.Arena.Write(K.Kho.FdtPhys, kho);
-        var next = K.Kexec();
+        var next = KexecWithLuoKhoProperty("fdt", [1, 2, 3, 4]); // kho-v1: the subtree pointer is not 8 bytes
         Assert.True(next.Panicked);
         Assert.Equal("luo_restore_fail: kho_retrieve_subtree(\"LUO\") = -EINVAL", next.Outcome.PanicReason);
     }

@@ -56,6 +56,20 @@ public abstract class LuoTestBase
         return b;
     }
 
+    /// <summary>Opens the device, reboots, overwrites one property of LUO's node in the outgoing KHO FDT and
+    /// boots the next kernel over the edited handover.</summary>
+    protected Kernel.Kernel KexecWithLuoKhoProperty(string name, byte[] value)
+    {
+        OpenDev();
+        Assert.Equal(0, K.Reboot(P, Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC));
+        byte[] kho = K.Kho.OutgoingFdt();
+        int node = LuoModel.Fdt.Fdt.SubnodeOffset(kho, 0, Kernel.Luo.KhoEntryName);
+        Assert.True(node > 0);
+        Assert.Equal(0, LuoModel.Fdt.FdtRw.SetProp(kho, node, name, value));
+        K.Arena.Write(K.Kho.FdtPhys, kho);
+        return K.Kexec();
+    }
+
     /// <summary>Maps a read-write buffer holding <paramref name="bytes"/> and returns its address.</summary>
     protected ulong UserBuf(byte[] bytes, Prot prot = Prot.Read | Prot.Write)
     {
