@@ -7,7 +7,8 @@ namespace LuoModel.Tests.Luo;
 /// <summary>Tests written against the Stryker survivors of the `ioctl` chunk in LuoIoctl.cs (luo.md §3.2–§3.5,
 /// §3.9): the late direction-check mutant, the direction-check switch, fd 0 and close-on-exec of session fds,
 /// the name field of an empty name, reserved fds released on every failure path, growth of the session blocks
-/// under the EEXIST-before-grow mutant and the GET_NAME ksize-reply mutant.</summary>
+/// under the EEXIST-before-grow mutant, the GET_NAME ksize-reply mutant and the tail check (step 6) with and
+/// without the TailCheckSkipped mutant.</summary>
 public sealed class IoctlSurvivorTests : LuoTestBase
 {
     private void Boot(LuoOptions luo)
@@ -188,5 +189,22 @@ public sealed class IoctlSurvivorTests : LuoTestBase
         BinaryPrimitives.WriteUInt32LittleEndian(expected, LiveupdateUapi.GetNameStructSize);
         "abcdefgh"u8.CopyTo(expected.AsSpan(LiveupdateUapi.NameOffset));
         Assert.Equal(expected, b);
+    }
+
+    // ----- §3.2 step 6 and the TailCheckSkipped mutant -----
+
+    [Fact]
+    public void A_non_zero_tail_is_E2BIG_unless_the_tail_check_mutant_skips_it()
+    {
+        foreach (var mutants in new[] { LuoMutant.None, LuoMutant.TailCheckSkipped })
+        {
+            Boot(new LuoOptions { Mutants = mutants });
+            int dev = OpenDev();
+            var b = SessionStruct("tail", 80);
+            b[79] = 1;                                                // last byte past ksize (72)
+            long expected = mutants == LuoMutant.None ? E(Errno.E2BIG) : 0;
+            Assert.Equal(expected, LuoSyscalls.RawIoctl(K, P, dev, LiveupdateUapi.CreateSession, b));
+            Assert.Equal(mutants == LuoMutant.None ? 0 : 1, K.Luo.Outgoing.List.Count);
+        }
     }
 }
