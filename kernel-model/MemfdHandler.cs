@@ -233,7 +233,11 @@ public sealed class MemfdHandler : LiveupdateFileHandler
     // would only be host garbage per retrieved file (bench/README.md, LUO round trip).
     private const int StackArrayPages = 16;
 
-    private Errno RestoreFolios(MemfdLuoSer ser, ShmemInode inode)
+    /// <summary>Restores the folio array and walks its folios: into <paramref name="inode"/>'s page cache (retrieve;
+    /// after the first failure the rest are restored and released, EIO), or, with a null inode, restored and
+    /// released every one (finish of a never-retrieved file). The array pages are freed after the walk. EINVAL
+    /// when the array itself cannot be restored.</summary>
+    private Errno RestoreFolios(MemfdLuoSer ser, ShmemInode? inode)
     {
         if (ser.NrFolios == 0) return Errno.Ok;
         ulong total = ser.Folios.TotalPages;
@@ -248,7 +252,7 @@ public sealed class MemfdHandler : LiveupdateFileHandler
             {
                 var f = ReadFolio(pages, i);
                 if (f.Pfn == 0) continue;
-                if (err != Errno.Ok)
+                if (inode is null || err != Errno.Ok)
                 {
                     if (Kho.RestoreFolio(f.Pfn << PhysicalArena.PageShift, out var rest)) Kho.FreeFolio(rest); // release the rest
                     continue;
@@ -296,22 +300,7 @@ public sealed class MemfdHandler : LiveupdateFileHandler
         Span<byte> b = stackalloc byte[MemfdLuoSer.SizeV2];
         if (!Kho.Arena.TryRead(args.SerializedData, b[..SerSize])) return;
         var ser = MemfdLuoSer.ReadFrom(b, Version);
-        ulong total = ser.Folios.TotalPages;
-        if (ser.NrFolios > 0 && total <= Kho.Arena.PageCount)
-        {
-            ulong[]? rented = total > StackArrayPages ? ArrayPool<ulong>.Shared.Rent((int)total) : null;
-            Span<ulong> pages = (rented ?? stackalloc ulong[StackArrayPages])[..(int)total];
-            if (Kho.RestoreVmallocPages(ser.Folios, pages))
-            {
-                for (int i = 0, n = FolioSlots(pages, ser.NrFolios); i < n; i++)
-                {
-                    var f = ReadFolio(pages, i);
-                    if (f.Pfn != 0 && Kho.RestoreFolio(f.Pfn << PhysicalArena.PageShift, out var folio)) Kho.FreeFolio(folio);
-                }
-                FreePages(pages);
-            }
-            if (rented is not null) ArrayPool<ulong>.Shared.Return(rented);
-        }
+        RestoreFolios(ser, inode: null); // finish cannot fail: an unrestorable array is skipped
         Kho.RestoreFree(args.SerializedData);
     }
 }

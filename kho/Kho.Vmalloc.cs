@@ -92,8 +92,7 @@ public sealed partial class Kho
     /// transactional: pages restored before a failure stay restored.</summary>
     public ulong RestoreVmalloc(in KhoVmalloc desc)
     {
-        CheckAlive();
-        if (desc.TotalPages > Arena.PageCount || desc.Order > RadixKey.MaxOrder) return 0; // page array allocation fails
+        if (desc.TotalPages > Arena.PageCount) return 0; // page array allocation fails
         var pages = new ulong[desc.TotalPages];
         if (!RestoreVmallocPages(desc, pages)) return 0;
         var flags = ((desc.Flags & KhoVmalloc.FlagAlloc) != 0 ? VmFlags.Alloc : VmFlags.None)
