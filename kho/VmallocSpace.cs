@@ -87,9 +87,6 @@ public sealed class VmallocSpace
     /// unmapping half of vfree(); the caller frees the pages). False if no area starts there.</summary>
     public bool Unmap(ulong addr) => _areas.Remove(addr);
 
-    /// <summary>Areas currently mapped.</summary>
-    public int Count => _areas.Count;
-
     /// <summary>find_vm_area(): the area starting at <paramref name="addr"/>, or null.</summary>
     public VmArea? Find(ulong addr) => _areas.GetValueOrDefault(addr);
 

@@ -43,6 +43,7 @@ public sealed class MemfdPageAccountingTests : LuoTestBase
             Assert.True(after.IsSubsetOf(before), "unpreserve left a preservation behind");
             Assert.DoesNotContain(array, p => K.Kho.Pages.IsUsed(p >> PhysicalArena.PageShift));
             Assert.False(K.Kho.Pages.IsUsed(priv.SerPhys >> PhysicalArena.PageShift));
+            Assert.Null(K.Kho.Vmalloc.Find(priv.ArrayAddr));           // vfree() also removed the vm area
             Assert.Equal(0, K.Ftruncate(P, m, 3 * 4096));        // the size is no longer frozen
             used.Add(K.Kho.Pages.UsedPages);
             kept.Add(after);
