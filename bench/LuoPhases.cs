@@ -68,7 +68,7 @@ internal static class LuoPhases
                     if (gi.Index == 0) continue;
                     Console.Error.WriteLine($"  {kind} #{gi.Index} gen{gi.Generation} compacted={gi.Compacted} concurrent={gi.Concurrent} "
                         + $"pause={gi.PauseDurations[0].TotalMilliseconds:F1}ms promoted={gi.PromotedBytes:N0} heap={gi.HeapSizeBytes:N0} "
-                        + $"gen0size={gi.GenerationInfo[0].SizeAfterBytes:N0} gen1={gi.GenerationInfo[1].SizeAfterBytes:N0} gen2={gi.GenerationInfo[2].SizeAfterBytes:N0} loh={gi.GenerationInfo[3].SizeAfterBytes:N0}");
+                        + $"gen0 before={gi.GenerationInfo[0].SizeBeforeBytes:N0} gen0size={gi.GenerationInfo[0].SizeAfterBytes:N0} gen1={gi.GenerationInfo[1].SizeAfterBytes:N0} gen2={gi.GenerationInfo[2].SizeAfterBytes:N0} loh={gi.GenerationInfo[3].SizeAfterBytes:N0}");
                 }
         }
     }

@@ -97,7 +97,7 @@ internal static class ImageCommands
         return string.Create(CultureInfo.InvariantCulture, $"0x{x:x} ({x})");
     }
 
-    private static IEnumerable<(ulong Start, ulong End, int Order, int Count)> Runs(List<(ulong Phys, int Order)> blocks)
+    private static IEnumerable<(ulong Start, ulong End, int Order, int Count)> Runs(IReadOnlyList<(ulong Phys, int Order)> blocks)
     {
         int i = 0;
         while (i < blocks.Count)

@@ -148,14 +148,47 @@ public sealed class KhoBlockSet
     /// <summary>Physical address of linear slot <paramref name="i"/> (for rollback walks).</summary>
     public ulong SlotAddress(int i) => _blocks[i / PerBlock] + KhoBlockHeaderSer.Size + ((ulong)(i % PerBlock) * (ulong)EntrySize);
 
-    /// <summary>kho_block_read_entry(): entries 0..count-1 of each block in chain order.</summary>
-    public IEnumerable<ulong> ReadEntries()
+    /// <summary>kho_block_read_entry(): entries 0..count-1 of each block in chain order. A struct enumerable, so the
+    /// next kernel's deserialization walks every session's file blocks without an iterator object per session.</summary>
+    public EntryWalk ReadEntries() => new(this);
+
+    /// <summary>The entries of a block set in chain order (see <see cref="ReadEntries"/>); foreach allocates nothing.</summary>
+    public readonly struct EntryWalk(KhoBlockSet set) : IEnumerable<ulong>
     {
-        foreach (ulong b in _blocks)
+        /// <summary>The allocation-free enumerator foreach binds to.</summary>
+        public EntryEnumerator GetEnumerator() => new(set);
+        IEnumerator<ulong> IEnumerable<ulong>.GetEnumerator() => GetEnumerator();
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    /// <summary>Walks block by block; each block's header count is read when the walk enters it (capped at the
+    /// slots a block has).</summary>
+    public struct EntryEnumerator(KhoBlockSet set) : IEnumerator<ulong>
+    {
+        private int _block = -1;
+        private ulong _slot, _count;
+
+        /// <summary>Physical address of the current entry.</summary>
+        public ulong Current { get; private set; }
+        readonly object System.Collections.IEnumerator.Current => Current;
+
+        /// <summary>Advances to the next entry, entering the next block when this one is exhausted.</summary>
+        public bool MoveNext()
         {
-            ulong count = _kho.Arena.ReadU64(b + KhoBlockHeaderSer.CountOffset);
-            for (ulong i = 0; i < count && i < (ulong)PerBlock; i++) yield return b + KhoBlockHeaderSer.Size + (i * (ulong)EntrySize);
+            while (_slot >= _count)
+            {
+                if (++_block >= set._blocks.Count) return false;
+                _slot = 0;
+                _count = Math.Min(set._kho.Arena.ReadU64(set._blocks[_block] + KhoBlockHeaderSer.CountOffset), (ulong)set.PerBlock);
+            }
+            Current = set._blocks[_block] + KhoBlockHeaderSer.Size + (_slot++ * (ulong)set.EntrySize);
+            return true;
         }
+
+        /// <summary>Restarts the walk.</summary>
+        public void Reset() => (_block, _slot, _count) = (-1, 0, 0);
+        /// <summary>Nothing to release.</summary>
+        public readonly void Dispose() { }
     }
 
     /// <summary>kho_block_set_restore(head_pa) (luo.md §2.6): cycle check (Floyd, ≤ 10000 steps of the fast

@@ -49,12 +49,19 @@ public sealed partial class Luo
     private Errno DeserializeFiles(LuoSession s, ulong filesPa, ulong count)
     {
         if (filesPa == 0) return Errno.Ok;
-        IEnumerable<ulong> entries;
+        Span<byte> raw = stackalloc byte[LuoFileSer.Size];
+        s.FileList.EnsureCapacity((int)Math.Min(count, 64)); // the usual count, without trusting a hostile one
+        ulong n = 0;
         if (s.FileBlocks is not null)
         {
             Errno r = s.FileBlocks.Restore(filesPa);
             if (r != Errno.Ok) return r;
-            entries = s.FileBlocks.ReadEntries();
+            foreach (ulong e in s.FileBlocks.ReadEntries())
+            {
+                Errno a = DeserializeFile(s, e, raw);
+                if (a != Errno.Ok) return a;
+                n++;
+            }
         }
         else
         {
@@ -63,22 +70,26 @@ public sealed partial class Luo
             // the model stops with a file-level EINVAL, so every open fails EIO (fuzz finding 4).
             if (count > 0 && !Kho.Arena.Contains(filesPa, count * LuoFileSer.Size)) return Errno.EINVAL;
             s.FdtFileArea = filesPa;
-            entries = Enumerable.Range(0, (int)count).Select(i => filesPa + ((ulong)i * LuoFileSer.Size)).ToList();
-        }
-        Span<byte> raw = stackalloc byte[LuoFileSer.Size];
-        s.FileList.EnsureCapacity((int)Math.Min(count, 64)); // the usual count, without trusting a hostile one
-        ulong n = 0;
-        foreach (ulong e in entries)
-        {
-            Kho.Arena.Read(e, raw);
-            var h = FindHandler(raw[..LuoFileSer.CompatibleLength]);
-            if (h is null || h.ModuleGoingAway) return Errno.ENOENT;
-            Errno a = Faults.Check(FaultPoint.DeserializeFileAlloc);
-            if (a != Errno.Ok) return a;
-            ulong token = BinaryPrimitives.ReadUInt64LittleEndian(raw[LuoFileSer.TokenOffset..]);
-            s.FileList.Add(new LuoFile(h, token) { SerializedData = BinaryPrimitives.ReadUInt64LittleEndian(raw[LuoFileSer.DataOffset..]) });
-            n++;
+            for (; n < count; n++)
+            {
+                Errno a = DeserializeFile(s, filesPa + (n * LuoFileSer.Size), raw);
+                if (a != Errno.Ok) return a;
+            }
         }
         return n != count ? Errno.EINVAL : Errno.Ok;
+    }
+
+    /// <summary>One file entry of luo_file_deserialize(): handler by compatible (ENOENT, also while its module goes
+    /// away), the luo_file allocation (ENOMEM by fault), token and serialized data.</summary>
+    private Errno DeserializeFile(LuoSession s, ulong entry, Span<byte> raw)
+    {
+        Kho.Arena.Read(entry, raw);
+        var h = FindHandler(raw[..LuoFileSer.CompatibleLength]);
+        if (h is null || h.ModuleGoingAway) return Errno.ENOENT;
+        Errno a = Faults.Check(FaultPoint.DeserializeFileAlloc);
+        if (a != Errno.Ok) return a;
+        ulong token = BinaryPrimitives.ReadUInt64LittleEndian(raw[LuoFileSer.TokenOffset..]);
+        s.FileList.Add(new LuoFile(h, token) { SerializedData = BinaryPrimitives.ReadUInt64LittleEndian(raw[LuoFileSer.DataOffset..]) });
+        return Errno.Ok;
     }
 }

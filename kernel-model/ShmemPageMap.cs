@@ -9,17 +9,19 @@ namespace LuoModel.Kernel;
 internal struct ShmemPageMap
 {
     private const ulong DirtyBit = 1UL << 63; // pfns are below 2^52
-    private bool _hasInline;
-    private ulong _inlineIndex, _inlineValue;
+    private const ulong InlineBit = 1UL << 62; // set in _inline while the inline slot holds a page (0 = empty)
+    private const ulong PfnMask = ~(DirtyBit | InlineBit);
+    private ulong _inlineIndex, _inline; // the inline slot: pfn | dirty bit | InlineBit
+    private readonly bool HasInline => _inline != 0;
     private Dictionary<ulong, ulong>? _more;
 
     /// <summary>Pages present.</summary>
-    public int Count => (_hasInline ? 1 : 0) + (_more?.Count ?? 0);
+    public int Count => (HasInline ? 1 : 0) + (_more?.Count ?? 0);
 
     /// <summary>The pfn at <paramref name="index"/>, if present.</summary>
     public bool TryGetPfn(ulong index, out ulong pfn)
     {
-        if (TryGetRaw(index, out ulong v)) { pfn = v & ~DirtyBit; return true; }
+        if (TryGetRaw(index, out ulong v)) { pfn = v & PfnMask; return true; }
         pfn = 0;
         return false;
     }
@@ -31,10 +33,10 @@ internal struct ShmemPageMap
     public void Set(ulong index, ulong pfn, bool dirty)
     {
         ulong v = pfn | (dirty ? DirtyBit : 0);
-        if (_hasInline && _inlineIndex == index) { _inlineValue = v; return; }
-        if (!_hasInline && (_more is null || !_more.ContainsKey(index)))
+        if (HasInline && _inlineIndex == index) { _inline = v | InlineBit; return; }
+        if (!HasInline && (_more is null || !_more.ContainsKey(index)))
         {
-            (_hasInline, _inlineIndex, _inlineValue) = (true, index, v);
+            (_inlineIndex, _inline) = (index, v | InlineBit);
             return;
         }
         (_more ??= [])[index] = v;
@@ -43,20 +45,20 @@ internal struct ShmemPageMap
     /// <summary>Sets the dirty bit of a present page.</summary>
     public void MarkDirty(ulong index)
     {
-        if (_hasInline && _inlineIndex == index) _inlineValue |= DirtyBit;
+        if (HasInline && _inlineIndex == index) _inline |= DirtyBit;
         else if (_more is not null && _more.TryGetValue(index, out ulong v)) _more[index] = v | DirtyBit;
     }
 
     /// <summary>Removes the page at <paramref name="index"/>; returns its pfn.</summary>
     public bool Remove(ulong index, out ulong pfn)
     {
-        if (_hasInline && _inlineIndex == index)
+        if (HasInline && _inlineIndex == index)
         {
-            _hasInline = false;
-            pfn = _inlineValue & ~DirtyBit;
+            pfn = _inline & PfnMask;
+            _inline = 0;
             return true;
         }
-        if (_more is not null && _more.Remove(index, out ulong v)) { pfn = v & ~DirtyBit; return true; }
+        if (_more is not null && _more.Remove(index, out ulong v)) { pfn = v & PfnMask; return true; }
         pfn = 0;
         return false;
     }
@@ -64,29 +66,29 @@ internal struct ShmemPageMap
     /// <summary>Drops every page (the caller frees them).</summary>
     public void Clear()
     {
-        _hasInline = false;
+        _inline = 0;
         _more?.Clear();
     }
 
     /// <summary>Every (index, pfn, dirty), in no particular order.</summary>
     public IEnumerable<(ulong Index, ulong Pfn, bool Dirty)> Entries()
     {
-        if (_hasInline) yield return (_inlineIndex, _inlineValue & ~DirtyBit, (_inlineValue & DirtyBit) != 0);
+        if (HasInline) yield return (_inlineIndex, _inline & PfnMask, (_inline & DirtyBit) != 0);
         if (_more is null) yield break;
-        foreach (var (k, v) in _more) yield return (k, v & ~DirtyBit, (v & DirtyBit) != 0);
+        foreach (var (k, v) in _more) yield return (k, v & PfnMask, (v & DirtyBit) != 0);
     }
 
     /// <summary>Every pfn (for eviction), in no particular order.</summary>
     public IEnumerable<ulong> Pfns()
     {
-        if (_hasInline) yield return _inlineValue & ~DirtyBit;
+        if (HasInline) yield return _inline & PfnMask;
         if (_more is null) yield break;
-        foreach (ulong v in _more.Values) yield return v & ~DirtyBit;
+        foreach (ulong v in _more.Values) yield return v & PfnMask;
     }
 
     private bool TryGetRaw(ulong index, out ulong v)
     {
-        if (_hasInline && _inlineIndex == index) { v = _inlineValue; return true; }
+        if (HasInline && _inlineIndex == index) { v = _inline; return true; }
         if (_more is not null) return _more.TryGetValue(index, out v);
         v = 0;
         return false;

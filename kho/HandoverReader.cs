@@ -25,7 +25,7 @@ public sealed class IncomingHandover
     /// <summary>Scratch entries read (all of them when accepted; those before the failing one otherwise).</summary>
     public List<KhoScratch> ScratchArray { get; } = [];
     /// <summary>Preserved blocks in walk order.</summary>
-    public List<(ulong Phys, int Order)> Blocks { get; } = [];
+    public PreservedBlockList Blocks { get; } = new();
     /// <summary>Map pages (radix tables/leaves, or kho-v1 chunks and bitmaps).</summary>
     public List<ulong> MapPages { get; } = [];
 
@@ -115,7 +115,7 @@ public static class HandoverReader
             if (!RadixKey.TryDecode(key, out ulong phys, out int order)) { Error = $"key 0x{key:x} has no valid order"; return 1; }
             if (m && order >= 19) { Error = $"M: order-{order} block at 0x{phys:x} would be reserved with a 32-bit size shift"; return 1; }
             if (order > 51 || ((ulong)PhysicalArena.PageSize << order) - 1 > ulong.MaxValue - phys) { Error = $"block 0x{phys:x} order {order} wraps"; return 1; }
-            h.Blocks.Add((phys, order));
+            h.Blocks.Add(phys, order);
             return 0;
         }
     }
@@ -130,5 +130,5 @@ public static class HandoverReader
     }
 
     private static string? WalkV1(PhysicalArena arena, IncomingHandover h) =>
-        XarrayTracker.Deserialize(arena, h.MapPhys, (p, o) => h.Blocks.Add((p, o)), h.MapPages);
+        XarrayTracker.Deserialize(arena, h.MapPhys, (p, o) => h.Blocks.Add(p, o), h.MapPages);
 }

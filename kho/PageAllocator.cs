@@ -44,7 +44,9 @@ public sealed class PageAllocator
     public ulong PageCount { get; }
     /// <summary>Scratch regions known to this kernel (KHO_SCRATCH memblock regions).</summary>
     public IReadOnlyList<PhysRange> Scratch => _scratch;
-    /// <summary>memblock.reserved as recorded by <see cref="Reserve"/>, in call order.</summary>
+    /// <summary>memblock.reserved as recorded by <see cref="Reserve"/>, in call order; a reservation that starts where
+    /// the previous one ends extends it (memblock merges adjacent regions too), so the incoming kernel's
+    /// hundreds of thousands of preserved order-0 pages stay a handful of ranges.</summary>
     public IReadOnlyList<PhysRange> Reserved => _reserved;
     /// <summary>memblock_set_kho_scratch_only(): allocations only from scratch.</summary>
     public bool ScratchOnly { get; set; }
@@ -68,7 +70,8 @@ public sealed class PageAllocator
     public void Reserve(ulong phys, ulong size)
     {
         ulong end = size > ulong.MaxValue - phys ? ulong.MaxValue : phys + size;
-        _reserved.Add(new PhysRange(phys, end));
+        if (_reserved.Count > 0 && _reserved[^1].End == phys && phys < end) _reserved[^1] = _reserved[^1] with { End = end };
+        else _reserved.Add(new PhysRange(phys, end));
         ulong first = phys >> PhysicalArena.PageShift;
         ulong last = Math.Min((end + PhysicalArena.PageSize - 1) >> PhysicalArena.PageShift, PageCount);
         for (ulong p = first; p < last; p++) SetUsed(p);

@@ -104,7 +104,7 @@ public static partial class HandoverDecoder
     {
         private readonly (ulong Start, ulong End)[] _preserved;
 
-        public Ctx(PhysicalArena arena, LuoHandover result, List<(ulong Phys, int Order)> blocks)
+        public Ctx(PhysicalArena arena, LuoHandover result, IReadOnlyList<(ulong Phys, int Order)> blocks)
         {
             Arena = arena;
             Result = result;

@@ -91,4 +91,18 @@ public class ArenaTests
         Assert.Equal(ArenaImageError.BadMagic, ArenaImage.TryLoad(new byte[100], out none, out _));
         Assert.Null(none);
     }
+
+    [Fact]
+    public void Adjacent_reservations_merge_into_one_memblock_range()
+    {
+        var p = new PageAllocator(new PhysicalArena(1UL << 24));
+        p.Reserve(0x1000, 0x1000);
+        p.Reserve(0x2000, 0x2000);          // starts where the last one ends: extends it
+        p.Reserve(0x8000, 0x1000);          // a gap: a new range
+        p.Reserve(0x9000, 0);               // empty: recorded on its own, as before
+        p.Reserve(0x4000, 0x1000);          // adjacent to an older range only: merging looks at the last one
+        Assert.Equal([new PhysRange(0x1000, 0x4000), new PhysRange(0x8000, 0x9000), new PhysRange(0x9000, 0x9000), new PhysRange(0x4000, 0x5000)], p.Reserved);
+        Assert.Equal(5UL, p.UsedPages);
+        Assert.True(p.IsUsed(3) && p.IsUsed(4) && p.IsUsed(8) && !p.IsUsed(5) && !p.IsUsed(9));
+    }
 }
