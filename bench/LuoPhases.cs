@@ -22,6 +22,7 @@ internal static class LuoPhases
         var bytes = new long[4];
         var gcs = new string[4];
         var pauses = new double[4];
+        var totals = new List<double>(n);
         for (int r = 0; r < n; r++)
         {
             var m = LuoBenchMachine.Create(s, f);
@@ -37,6 +38,7 @@ internal static class LuoPhases
             PerfControl("disable");
             if (sampler != null) sampler.Active = false;
             best[3] = Math.Min(best[3], Last[0] + Last[1] + Last[2]);
+            totals.Add(Last[0] + Last[1] + Last[2]);
             pauses[3] = pauses[0] + pauses[1] + pauses[2];
         }
         string[] names = ["serialize", "kexec+boot", "open+retrieve+finish", "round trip"];
@@ -44,6 +46,9 @@ internal static class LuoPhases
         for (int i = 0; i < 4; i++)
             o.WriteLine($"{names[i],-22} {best[i],10:F2} ms {(i < 3 ? bytes[i] : bytes[0] + bytes[1] + bytes[2]),14:N0} B  "
                 + $"{(i < 3 ? gcs[i] : ""),-26} pause {pauses[i],7:F2} ms");
+        totals.Sort();
+        double median = totals.Count % 2 == 1 ? totals[totals.Count / 2] : (totals[(totals.Count / 2) - 1] + totals[totals.Count / 2]) / 2;
+        o.WriteLine($"round trip of each repeat: median {median:F2} ms, worst {totals[^1]:F2} ms ({string.Join(", ", totals.Select(t => t.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)))})");
         sampler?.Print(o);
         return 0;
 
