@@ -26,6 +26,9 @@ public static class KernelScheduler
     [ThreadStatic] private static IKernelScheduler? t_current;
     private static int s_installed; // threads with a scheduler: while 0, lock paths skip the thread-local lookup
 
+    /// <summary>Model-only: how many threads have a scheduler installed (the count the fast path reads).</summary>
+    internal static int InstalledThreads => Volatile.Read(ref s_installed);
+
     /// <summary>The calling thread's scheduler, or null (free-running threads).</summary>
     public static IKernelScheduler? Current
     {
