@@ -1,0 +1,154 @@
+using LuoModel.Kernel;
+using LuoModel.Kho;
+using V4 = LuoModel.Kernel.LiveupdateUapiV4;
+
+namespace LuoModel.Tests.Luo;
+
+/// <summary>
+/// The seed-patch uAPIs (luo.md §7.2 rfc, §7.3 v4; kernel-model/LuoUapiV4.cs, LuoSyscallsV4.cs): v4
+/// CREATE_SESSION's error paths give their fd back, name capping of the v4 wrappers, and what the v4/rfc wrappers
+/// report when a call fails. Written against the Stryker survivors of the `variants` chunk
+/// (property-tests/README.md).
+/// </summary>
+public sealed class VariantSurvivorTests : LuoTestBase
+{
+    private static KernelConfig Config(LuoUapi uapi) =>
+        new() { DramBytes = 1UL << 28, RegisterTestHandler = true, Luo = new LuoOptions { Uapi = uapi } };
+
+    public VariantSurvivorTests() : base(Config(LuoUapi.V4)) { }
+
+    private void Boot(LuoUapi uapi)
+    {
+        K = Kernel.Kernel.ColdBoot(Config(uapi));
+        P = K.CreateProcess();
+    }
+
+    private int PageMemfd(byte b)
+    {
+        var data = new byte[UserMemory.PageSize];
+        data.AsSpan().Fill(b);
+        long fd = K.MemfdCreate(P, "v", 0);
+        Assert.Equal(data.Length, LuoSyscalls.WriteBytes(K, P, (int)fd, data));
+        return (int)fd;
+    }
+
+    /// <summary>The fd the next successful open gets (the lowest free one), closed again.</summary>
+    private int NextFd()
+    {
+        int fd = (int)K.Open(P, "/dev/null", OpenFlags.O_RDWR);
+        Assert.Equal(0, K.Close(P, fd));
+        return fd;
+    }
+
+    [Fact]
+    public void V4_create_session_gives_the_reserved_fd_back_on_every_error()
+    {
+        int dev = OpenDev();
+        int free = NextFd();
+        var raw = new byte[V4.CreateStructSize];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(raw, V4.CreateStructSize);
+        Assert.Equal(E(Errno.EINVAL), LuoSyscalls.RawIoctl(K, P, dev, V4.CreateSession, raw));        // empty name
+        Assert.Equal(free, NextFd());
+        raw.AsSpan(LiveupdateUapi.NameOffset).Fill((byte)'n');
+        Assert.Equal(E(Errno.EINVAL), LuoSyscalls.RawIoctl(K, P, dev, V4.CreateSession, raw));        // unterminated in 56
+        Assert.Equal(free, NextFd());
+        K.Config.Faults.FailNext(FaultPoint.SessionAlloc, Errno.ENOMEM);
+        Assert.Equal(E(Errno.ENOMEM), LuoSyscallsV4.CreateSession(K, P, dev, "a", out int fd));
+        Assert.Equal(-1, fd);
+        Assert.Equal(free, NextFd());
+        K.Config.Faults.FailNext(FaultPoint.SessionFileAlloc, Errno.ENOMEM);
+        Assert.Equal(E(Errno.ENOMEM), LuoSyscallsV4.CreateSession(K, P, dev, "a", out _));
+        Assert.Equal(free, NextFd());
+        Assert.Empty(K.Luo.Outgoing.Sessions);                                                         // and the session went
+        ulong ro = UserBuf(LuoSyscalls.SessionStruct("b", V4.CreateStructSize, V4.NameLength - 1), Prot.Read);
+        Assert.Equal(E(Errno.EFAULT), K.Ioctl(P, dev, V4.CreateSession, ro));                          // reply fault
+        Assert.Equal(free, NextFd());
+        Assert.Empty(K.Luo.Outgoing.Sessions);
+        Assert.Equal(0, LuoSyscallsV4.CreateSession(K, P, dev, "b", out fd));
+        Assert.Equal(free, fd);
+        Assert.Equal(E(Errno.EEXIST), LuoSyscallsV4.CreateSession(K, P, dev, "b", out _));
+        Assert.Equal(free + 1, NextFd());
+    }
+
+    [Fact]
+    public void V4_wrappers_cap_long_names_to_their_structs()
+    {
+        int dev = OpenDev();
+        string longName = new('x', 70);
+        Assert.Equal(0, LuoSyscallsV4.CreateSession(K, P, dev, longName, out int s));
+        var session = Assert.Single(K.Luo.Outgoing.Sessions);
+        Assert.Same(session, Assert.IsType<SessionFile>(P.FileOf(s)).Session);
+        Assert.Equal(new string('x', V4.NameLength - 1), LuoStrings.FromField(session.NameBytes));
+        Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.RetrieveSession(K, P, dev, longName, out int r)); // NORMAL: nothing incoming
+        Assert.Equal(-1, r);
+    }
+
+    [Fact]
+    public void V4_failed_state_reads_and_restores_report_zero_and_minus_one()
+    {
+        Assert.Equal(E(Errno.EBADF), LuoSyscallsV4.GetState(K, P, 40, out uint st));
+        Assert.Equal(0u, st);
+        Assert.Equal(E(Errno.EBADF), LuoSyscallsV4.SessionGetState(K, P, 40, out st));
+        Assert.Equal(0u, st);
+        int s = LuoSyscallsV4.CreateSession(K, P, OpenDev(), "s", out int sfd) == 0 ? sfd : -1;
+        Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.RestoreFd(K, P, s, 1, out int fd));
+        Assert.Equal(-1, fd);
+        Assert.Throws<ArgumentNullException>(() => LuoSyscallsV4.RestoreAndVerifyMemfd(null!, P, s, 1, []));
+        Assert.Throws<ArgumentNullException>(() => LuoSyscallsV4.RfcRestoreAndVerifyMemfd(null!, P, s, 1, []));
+        Assert.Throws<ArgumentNullException>(() => LuoSyscallsV4.RfcEvent(null!, P, s, 0));
+        Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.RestoreAndVerifyMemfd(K, P, s, 1, []));
+    }
+
+    [Fact]
+    public void V4_restore_and_verify_closes_the_fd_on_a_mismatch_and_on_an_unreadable_page()
+    {
+        int dev = OpenDev();
+        int s = LuoSyscallsV4.CreateSession(K, P, dev, "vm", out int sfd) == 0 ? sfd : -1;
+        Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s, PageMemfd(0x11), 1));
+        Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s, (int)K.MemfdCreate(P, "empty", 0), 2));
+        Assert.Equal(0, LuoSyscallsV4.SetEvent(K, P, dev, V4.EventPrepare));
+        KexecNext(Config(LuoUapi.V4));
+        dev = OpenDev();
+        Assert.Equal(0, LuoSyscallsV4.RetrieveSession(K, P, dev, "vm", out int rs));
+        int free = NextFd();
+        int mapped = P.Memory.MappedPages;
+        var wrong = new byte[16];
+        wrong.AsSpan().Fill(0x12);
+        Assert.Equal(E(Errno.EINVAL), LuoSyscallsV4.RestoreAndVerifyMemfd(K, P, rs, 1, wrong));
+        Assert.Equal(free, NextFd());
+        Assert.Equal(E(Errno.EFAULT), LuoSyscallsV4.RestoreAndVerifyMemfd(K, P, rs, 2, wrong)); // size 0: SIGBUS
+        Assert.Equal(free, NextFd());
+        Assert.Equal(mapped, P.Memory.MappedPages);
+    }
+
+    [Fact]
+    public void Rfc_failed_calls_report_no_token_no_fd_and_an_impossible_state()
+    {
+        Boot(LuoUapi.Rfc);
+        int dev = OpenDev();
+        Assert.Equal(E(Errno.EBADF), LuoSyscallsV4.RfcGetState(K, P, 40, out uint st));
+        Assert.Equal(uint.MaxValue, st);
+        Assert.Equal(E(Errno.EBADF), LuoSyscallsV4.RfcPreserve(K, P, dev, 40, out ulong token));
+        Assert.Equal(0UL, token);
+        Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.RfcRestore(K, P, dev, 1, out int fd));
+        Assert.Equal(-1, fd);
+        Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.RfcRestoreAndVerifyMemfd(K, P, dev, 1, []));
+    }
+
+    [Fact]
+    public void V4_create_session_takes_fd_0_keeps_no_bytes_past_the_nul_and_is_refused_once_prepared()
+    {
+        int nul = (int)K.Open(P, "/dev/null", OpenFlags.O_RDWR);
+        int dev = OpenDev();
+        Assert.Equal(0, K.Close(P, nul));
+        var raw = LuoSyscalls.SessionStruct("ab", V4.CreateStructSize, V4.NameLength - 1);
+        "zz"u8.CopyTo(raw.AsSpan(LiveupdateUapi.NameOffset + 3));          // bytes after the terminator
+        Assert.Equal(0, LuoSyscalls.RawIoctl(K, P, dev, V4.CreateSession, raw));
+        Assert.Equal(0, System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(raw.AsSpan(LiveupdateUapi.FdOffset)));
+        var field = Assert.Single(K.Luo.Outgoing.Sessions).NameBytes;
+        Assert.Equal("ab"u8.ToArray(), field[..2]);
+        Assert.All(field[2..], b => Assert.Equal(0, b));
+        Assert.Equal(0, LuoSyscallsV4.SetEvent(K, P, dev, V4.EventPrepare));
+        Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.CreateSession(K, P, dev, "c", out _));
+    }
+}
