@@ -151,4 +151,57 @@ public sealed class VariantSurvivorTests : LuoTestBase
         Assert.Equal(0, LuoSyscallsV4.SetEvent(K, P, dev, V4.EventPrepare));
         Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.CreateSession(K, P, dev, "c", out _));
     }
+
+    private byte[] Bytes(ulong phys, int n)
+    {
+        var b = new byte[n];
+        K.Arena.Read(phys, b);
+        return b;
+    }
+
+    [Fact]
+    public void V4_cancel_zeroes_the_written_session_entries_and_the_root_pointer()
+    {
+        int dev = OpenDev();
+        int s1 = LuoSyscallsV4.CreateSession(K, P, dev, "first", out int a) == 0 ? a : -1;
+        int s2 = LuoSyscallsV4.CreateSession(K, P, dev, "second", out int b) == 0 ? b : -1;
+        Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s1, PageMemfd(1), 1));
+        int attempts = K.Luo.SerializeAttempts;
+        Assert.Equal(0, LuoSyscallsV4.SetEvent(K, P, dev, V4.EventPrepare));
+        Assert.Equal(attempts + 1, K.Luo.SerializeAttempts);
+        var blocks = K.Luo.Outgoing.Blocks!;
+        ulong e0 = blocks.SlotAddress(0), e1 = blocks.SlotAddress(1);
+        Assert.Equal("first"u8.ToArray(), Bytes(e0 + LuoSessionSer.NameOffset, 5));
+        Assert.NotEqual(0UL, K.Arena.ReadU64(K.Luo.OutRootPhys + LuoSerRoot.SessionsPaOffset));
+        Assert.Equal(0, LuoSyscallsV4.SetEvent(K, P, dev, V4.EventCancel));
+        Assert.All(Bytes(e0, LuoSessionSer.Size), x => Assert.Equal(0, x));
+        Assert.All(Bytes(e1, LuoSessionSer.Size), x => Assert.Equal(0, x));
+        Assert.Equal(0UL, K.Arena.ReadU64(K.Luo.OutRootPhys + LuoSerRoot.SessionsPaOffset));
+        GC.KeepAlive(s2);
+    }
+
+    [Fact]
+    public void V4_unpreserve_takes_the_file_out_completely()
+    {
+        int dev = OpenDev();
+        int s = LuoSyscallsV4.CreateSession(K, P, dev, "u", out int sfd) == 0 ? sfd : -1;
+        int m = PageMemfd(7);
+        var inode = Assert.IsType<MemfdFile>(P.FileOf(m)).Inode;
+        var preservedBefore = K.Kho.PreservedBlocks();
+        Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s, m, 1));
+        Assert.NotEqual(preservedBefore, K.Kho.PreservedBlocks());
+        var session = Assert.Single(K.Luo.Outgoing.Sessions);
+        Assert.Equal(1, session.FileBlocks!.BlockCount);
+        Assert.Equal(E(Errno.ENOENT), LuoSyscallsV4.UnpreserveFd(K, P, s, 2));
+        Assert.Equal(0, LuoSyscallsV4.UnpreserveFd(K, P, s, 1));
+        Assert.Empty(session.Files);
+        Assert.Equal(0, session.FileBlocks.BlockCount);                                 // the file block went back
+        Assert.Equal(preservedBefore, K.Kho.PreservedBlocks());                         // memfd unpreserve ran
+        int s2 = LuoSyscallsV4.CreateSession(K, P, dev, "v", out int t) == 0 ? t : -1;
+        Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s2, m, 3));                      // registry entry erased
+        Assert.Equal(0, LuoSyscallsV4.UnpreserveFd(K, P, s2, 3));
+        Assert.Equal(1, inode.PageCount);
+        Assert.Equal(0, K.Close(P, m));                                                 // LUO dropped its reference
+        Assert.Equal(0, inode.PageCount);
+    }
 }
