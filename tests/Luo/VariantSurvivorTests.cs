@@ -204,4 +204,53 @@ public sealed class VariantSurvivorTests : LuoTestBase
         Assert.Equal(0, K.Close(P, m));                                                 // LUO dropped its reference
         Assert.Equal(0, inode.PageCount);
     }
+
+    [Fact]
+    public void Rfc_a_failed_first_preserve_leaves_no_session_and_every_event_after_the_reboot_is_frozen()
+    {
+        Boot(LuoUapi.Rfc);
+        int dev = OpenDev();
+        Assert.Equal(E(Errno.EBADF), LuoSyscallsV4.RfcPreserve(K, P, dev, 77, out _));
+        Assert.Empty(K.Luo.Outgoing.Sessions);                                          // the implicit session went again
+        Assert.Equal(0, LuoSyscallsV4.RfcEvent(K, P, dev, LiveupdateUapiRfc.EventPrepare));
+        Assert.Equal(0, K.Reboot(P, Kernel.Kernel.LINUX_REBOOT_CMD_KEXEC));
+        foreach (uint ev in new[] { LiveupdateUapiRfc.EventPrepare, LiveupdateUapiRfc.EventFreeze, LiveupdateUapiRfc.EventCancel, LiveupdateUapiRfc.EventFinish })
+            Assert.Equal(E(Errno.Frozen), LuoSyscallsV4.RfcEvent(K, P, dev, ev));
+    }
+
+    [Fact]
+    public void Rfc_restore_without_the_rfc_session_is_enoent_and_gives_the_fd_back()
+    {
+        Boot(LuoUapi.Simplified);                                                       // sessions, but not rfc's one
+        int s = Create(OpenDev(), "plain");
+        Assert.Equal(0, LuoSyscalls.PreserveFd(K, P, s, PageMemfd(5), 1));
+        KexecNext(Config(LuoUapi.Rfc));
+        int dev = OpenDev();
+        Assert.Equal(0, LuoSyscallsV4.RfcGetState(K, P, dev, out uint st));
+        Assert.Equal(LiveupdateUapiRfc.Wire(LiveupdateState.Updated), st);
+        int free = NextFd();
+        Assert.Equal(E(Errno.ENOENT), LuoSyscallsV4.RfcRestore(K, P, dev, 1, out _));
+        Assert.Equal(free, NextFd());
+    }
+
+    [Fact]
+    public void Rfc_restore_installs_at_fd_0_and_a_reply_fault_gives_fd_and_reference_back()
+    {
+        Boot(LuoUapi.Rfc);
+        int dev = OpenDev();
+        Assert.Equal(0, LuoSyscallsV4.RfcPreserve(K, P, dev, PageMemfd(3), out ulong t1));
+        Assert.Equal(0, LuoSyscallsV4.RfcPreserve(K, P, dev, PageMemfd(4), out ulong t2));
+        Assert.Equal(0, LuoSyscallsV4.RfcEvent(K, P, dev, LiveupdateUapiRfc.EventPrepare));
+        KexecNext(Config(LuoUapi.Rfc));
+        int nul = (int)K.Open(P, "/dev/null", OpenFlags.O_RDWR);
+        dev = OpenDev();
+        Assert.Equal(0, K.Close(P, nul));
+        var b = new byte[LiveupdateUapiRfc.FdStructSize];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(LiveupdateUapiRfc.TokenOffset), t1);
+        Assert.Equal(E(Errno.EFAULT), K.Ioctl(P, dev, LiveupdateUapiRfc.FdRestore, UserBuf(b, Prot.Read)));
+        Assert.Null(P.FileOf(0));                                                       // fd 0 given back
+        Assert.Equal(0, LuoSyscallsV4.RfcRestore(K, P, dev, t2, out int fd));
+        Assert.Equal(0, fd);
+        Assert.IsType<MemfdFile>(P.FileOf(0));
+    }
 }
