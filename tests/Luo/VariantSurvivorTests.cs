@@ -253,4 +253,39 @@ public sealed class VariantSurvivorTests : LuoTestBase
         Assert.Equal(0, fd);
         Assert.IsType<MemfdFile>(P.FileOf(0));
     }
+
+    [Fact]
+    public void V4_unpreserve_reports_a_reply_fault_and_is_refused_once_prepared()
+    {
+        int dev = OpenDev();
+        int s = LuoSyscallsV4.CreateSession(K, P, dev, "s", out int sfd) == 0 ? sfd : -1;
+        Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s, PageMemfd(1), 1));
+        Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s, PageMemfd(2), 2));
+        ulong ro = UserBuf(LuoSyscalls.FdStruct(0, 2), Prot.Read);
+        Assert.Equal(E(Errno.EFAULT), K.Ioctl(P, s, V4.UnpreserveFd, ro));                 // unpreserved all the same
+        Assert.Equal(E(Errno.ENOENT), LuoSyscallsV4.UnpreserveFd(K, P, s, 2));
+        Assert.Equal(0, LuoSyscallsV4.SetEvent(K, P, dev, V4.EventPrepare));
+        Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.UnpreserveFd(K, P, s, 1));                // the update is PREPARED
+    }
+
+    [Fact]
+    public void V4_restore_takes_fd_0_and_a_finished_session_gives_the_fd_back()
+    {
+        int dev = OpenDev();
+        int s = LuoSyscallsV4.CreateSession(K, P, dev, "s", out int sfd) == 0 ? sfd : -1;
+        Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s, PageMemfd(1), 1));
+        Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s, PageMemfd(2), 2));
+        Assert.Equal(0, LuoSyscallsV4.SetEvent(K, P, dev, V4.EventPrepare));
+        KexecNext(Config(LuoUapi.V4));
+        int nul = (int)K.Open(P, "/dev/null", OpenFlags.O_RDWR);
+        dev = OpenDev();
+        Assert.Equal(0, LuoSyscallsV4.RetrieveSession(K, P, dev, "s", out int rs));
+        Assert.Equal(0, K.Close(P, nul));
+        Assert.Equal(0, LuoSyscallsV4.RestoreFd(K, P, rs, 1, out int fd));
+        Assert.Equal(0, fd);
+        Assert.Equal(0, LuoSyscallsV4.SessionSetEvent(K, P, rs, V4.EventFinish));             // session NORMAL, global UPDATED
+        int free = NextFd();
+        Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.RestoreFd(K, P, rs, 2, out _));
+        Assert.Equal(free, NextFd());
+    }
 }
