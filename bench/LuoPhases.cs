@@ -31,8 +31,8 @@ internal static class LuoPhases
             GC.WaitForPendingFinalizers();
             GC.Collect();
             Phase(0, () => { if (m.Reboot() != 0) throw new InvalidOperationException("reboot"); });
-            Phase(1, m.KexecOnly);
             if (sampler != null) sampler.Active = true;
+            Phase(1, m.KexecOnly);
             PerfControl("enable");
             Phase(2, m.RetrieveFinish);
             PerfControl("disable");
