@@ -32,6 +32,21 @@ public sealed class VariantSurvivorTests : LuoTestBase
         return (int)fd;
     }
 
+    private int V4Create(int dev, string name)
+    {
+        Assert.Equal(0, LuoSyscallsV4.CreateSession(K, P, dev, name, out int fd));
+        return fd;
+    }
+
+    /// <summary>A v4 session holding two one-page memfds under tokens 1 and 2.</summary>
+    private int V4SessionWithTwoMemfds(int dev)
+    {
+        int s = V4Create(dev, "s");
+        Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s, PageMemfd(1), 1));
+        Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s, PageMemfd(2), 2));
+        return s;
+    }
+
     /// <summary>The fd the next successful open gets (the lowest free one), closed again.</summary>
     private int NextFd()
     {
@@ -90,7 +105,7 @@ public sealed class VariantSurvivorTests : LuoTestBase
         Assert.Equal(0u, st);
         Assert.Equal(E(Errno.EBADF), LuoSyscallsV4.SessionGetState(K, P, 40, out st));
         Assert.Equal(0u, st);
-        int s = LuoSyscallsV4.CreateSession(K, P, OpenDev(), "s", out int sfd) == 0 ? sfd : -1;
+        int s = V4Create(OpenDev(), "s");
         Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.RestoreFd(K, P, s, 1, out int fd));
         Assert.Equal(-1, fd);
         Assert.Throws<ArgumentNullException>(() => LuoSyscallsV4.RestoreAndVerifyMemfd(null!, P, s, 1, []));
@@ -103,7 +118,7 @@ public sealed class VariantSurvivorTests : LuoTestBase
     public void V4_restore_and_verify_closes_the_fd_on_a_mismatch_and_on_an_unreadable_page()
     {
         int dev = OpenDev();
-        int s = LuoSyscallsV4.CreateSession(K, P, dev, "vm", out int sfd) == 0 ? sfd : -1;
+        int s = V4Create(dev, "vm");
         Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s, PageMemfd(0x11), 1));
         Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s, (int)K.MemfdCreate(P, "empty", 0), 2));
         Assert.Equal(0, LuoSyscallsV4.SetEvent(K, P, dev, V4.EventPrepare));
@@ -163,8 +178,8 @@ public sealed class VariantSurvivorTests : LuoTestBase
     public void V4_cancel_zeroes_the_written_session_entries_and_the_root_pointer()
     {
         int dev = OpenDev();
-        int s1 = LuoSyscallsV4.CreateSession(K, P, dev, "first", out int a) == 0 ? a : -1;
-        int s2 = LuoSyscallsV4.CreateSession(K, P, dev, "second", out int b) == 0 ? b : -1;
+        int s1 = V4Create(dev, "first");
+        int s2 = V4Create(dev, "second");
         Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s1, PageMemfd(1), 1));
         int attempts = K.Luo.SerializeAttempts;
         Assert.Equal(0, LuoSyscallsV4.SetEvent(K, P, dev, V4.EventPrepare));
@@ -184,7 +199,7 @@ public sealed class VariantSurvivorTests : LuoTestBase
     public void V4_unpreserve_takes_the_file_out_completely()
     {
         int dev = OpenDev();
-        int s = LuoSyscallsV4.CreateSession(K, P, dev, "u", out int sfd) == 0 ? sfd : -1;
+        int s = V4Create(dev, "u");
         int m = PageMemfd(7);
         var inode = Assert.IsType<MemfdFile>(P.FileOf(m)).Inode;
         var preservedBefore = K.Kho.PreservedBlocks();
@@ -197,7 +212,7 @@ public sealed class VariantSurvivorTests : LuoTestBase
         Assert.Empty(session.Files);
         Assert.Equal(0, session.FileBlocks.BlockCount);                                 // the file block went back
         Assert.Equal(preservedBefore, K.Kho.PreservedBlocks());                         // memfd unpreserve ran
-        int s2 = LuoSyscallsV4.CreateSession(K, P, dev, "v", out int t) == 0 ? t : -1;
+        int s2 = V4Create(dev, "v");
         Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s2, m, 3));                      // registry entry erased
         Assert.Equal(0, LuoSyscallsV4.UnpreserveFd(K, P, s2, 3));
         Assert.Equal(1, inode.PageCount);
@@ -258,9 +273,7 @@ public sealed class VariantSurvivorTests : LuoTestBase
     public void V4_unpreserve_reports_a_reply_fault_and_is_refused_once_prepared()
     {
         int dev = OpenDev();
-        int s = LuoSyscallsV4.CreateSession(K, P, dev, "s", out int sfd) == 0 ? sfd : -1;
-        Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s, PageMemfd(1), 1));
-        Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s, PageMemfd(2), 2));
+        int s = V4SessionWithTwoMemfds(dev);
         ulong ro = UserBuf(LuoSyscalls.FdStruct(0, 2), Prot.Read);
         Assert.Equal(E(Errno.EFAULT), K.Ioctl(P, s, V4.UnpreserveFd, ro));                 // unpreserved all the same
         Assert.Equal(E(Errno.ENOENT), LuoSyscallsV4.UnpreserveFd(K, P, s, 2));
@@ -272,9 +285,7 @@ public sealed class VariantSurvivorTests : LuoTestBase
     public void V4_restore_takes_fd_0_and_a_finished_session_gives_the_fd_back()
     {
         int dev = OpenDev();
-        int s = LuoSyscallsV4.CreateSession(K, P, dev, "s", out int sfd) == 0 ? sfd : -1;
-        Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s, PageMemfd(1), 1));
-        Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s, PageMemfd(2), 2));
+        V4SessionWithTwoMemfds(dev);
         Assert.Equal(0, LuoSyscallsV4.SetEvent(K, P, dev, V4.EventPrepare));
         KexecNext(Config(LuoUapi.V4));
         int nul = (int)K.Open(P, "/dev/null", OpenFlags.O_RDWR);
