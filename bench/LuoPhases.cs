@@ -46,9 +46,10 @@ internal static class LuoPhases
         for (int i = 0; i < 4; i++)
             o.WriteLine($"{names[i],-22} {best[i],10:F2} ms {(i < 3 ? bytes[i] : bytes[0] + bytes[1] + bytes[2]),14:N0} B  "
                 + $"{(i < 3 ? gcs[i] : ""),-26} pause {pauses[i],7:F2} ms");
+        string inOrder = string.Join(", ", totals.Select(t => t.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)));
         totals.Sort();
         double median = totals.Count % 2 == 1 ? totals[totals.Count / 2] : (totals[(totals.Count / 2) - 1] + totals[totals.Count / 2]) / 2;
-        o.WriteLine($"round trip of each repeat: median {median:F2} ms, worst {totals[^1]:F2} ms ({string.Join(", ", totals.Select(t => t.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)))})");
+        o.WriteLine($"round trip of each repeat: median {median:F2} ms, worst {totals[^1]:F2} ms (in run order: {inOrder})");
         sampler?.Print(o);
         return 0;
 
