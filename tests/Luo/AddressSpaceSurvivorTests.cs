@@ -20,13 +20,6 @@ public sealed class AddressSpaceSurvivorTests : LuoTestBase
         return b;
     }
 
-    private int MemfdWith(byte[] data)
-    {
-        long fd = K.MemfdCreate(P, "m", MemfdConsts.MFD_ALLOW_SEALING);
-        Assert.Equal(data.Length, LuoSyscalls.WriteBytes(K, P, (int)fd, data));
-        return (int)fd;
-    }
-
     [Fact]
     public void Mapping_zero_bytes_is_a_usage_error_and_poke_or_peek_of_a_hole_throws()
     {
@@ -72,7 +65,7 @@ public sealed class AddressSpaceSurvivorTests : LuoTestBase
     [Fact]
     public void A_file_mapping_at_an_offset_shows_the_files_pages_from_there_and_faults_past_eof()
     {
-        int fd = MemfdWith(Pages(3));
+        int fd = MemfdWith(Pages(3), MemfdConsts.MFD_ALLOW_SEALING);
         long addr = K.Mmap(P, 3 * Page, Prot.Read, MemfdConsts.MAP_SHARED, fd, Page);
         Assert.True(addr > 0);
         var two = new byte[2 * Page];
@@ -87,7 +80,7 @@ public sealed class AddressSpaceSurvivorTests : LuoTestBase
     [Fact]
     public void Writes_fault_on_read_only_pages_and_past_the_end_of_a_shared_file_mapping()
     {
-        int fd = MemfdWith(Pages(1));
+        int fd = MemfdWith(Pages(1), MemfdConsts.MFD_ALLOW_SEALING);
         long addr = K.Mmap(P, 2 * Page, Prot.Read | Prot.Write, MemfdConsts.MAP_SHARED, fd, 0);
         Assert.True(P.Memory.TryWrite((ulong)addr + 5, "X"u8));
         Assert.False(P.Memory.TryWrite((ulong)addr + Page, "Y"u8));
@@ -102,7 +95,7 @@ public sealed class AddressSpaceSurvivorTests : LuoTestBase
     [Fact]
     public void A_private_file_mapping_copies_the_page_on_the_first_write_and_leaves_the_file_alone()
     {
-        int fd = MemfdWith(Pages(1));
+        int fd = MemfdWith(Pages(1), MemfdConsts.MFD_ALLOW_SEALING);
         long addr = K.Mmap(P, Page, Prot.Read | Prot.Write, MemfdConsts.MAP_PRIVATE, fd, 0);
         Assert.True(P.Memory.TryWrite((ulong)addr + 1, "Q"u8));
         Assert.Equal("aQaa", Encoding.ASCII.GetString(P.Memory.Peek((ulong)addr, 4)));
@@ -113,7 +106,7 @@ public sealed class AddressSpaceSurvivorTests : LuoTestBase
     [Fact]
     public void A_forked_child_holds_its_own_reference_on_every_mapped_file_page()
     {
-        int fd = MemfdWith(Pages(1));
+        int fd = MemfdWith(Pages(1), MemfdConsts.MFD_ALLOW_SEALING);
         long addr = K.Mmap(P, Page, Prot.Read, MemfdConsts.MAP_SHARED, fd, 0);
         var f = Assert.IsType<MemfdFile>(P.FileOf(fd));
         Assert.Equal(0, K.Close(P, fd));                // only the mapping keeps the file now
@@ -126,12 +119,12 @@ public sealed class AddressSpaceSurvivorTests : LuoTestBase
     [Fact]
     public void Only_a_writable_shared_mapping_blocks_the_write_seal()
     {
-        int fd = MemfdWith(Pages(1));
+        int fd = MemfdWith(Pages(1), MemfdConsts.MFD_ALLOW_SEALING);
         long ro = K.Mmap(P, Page, Prot.Read, MemfdConsts.MAP_SHARED, fd, 0);
         long priv = K.Mmap(P, Page, Prot.Read | Prot.Write, MemfdConsts.MAP_PRIVATE, fd, 0);
         Assert.True(ro > 0 && priv > 0);
         Assert.Equal(0, K.Fcntl(P, fd, FcntlCmd.F_ADD_SEALS, Seals.F_SEAL_WRITE));
-        int fd2 = MemfdWith(Pages(1));
+        int fd2 = MemfdWith(Pages(1), MemfdConsts.MFD_ALLOW_SEALING);
         Assert.True(K.Mmap(P, Page, Prot.Read | Prot.Write, MemfdConsts.MAP_SHARED, fd2, 0) > 0);
         Assert.Equal(E(Errno.EBUSY), K.Fcntl(P, fd2, FcntlCmd.F_ADD_SEALS, Seals.F_SEAL_WRITE));
     }

@@ -14,25 +14,8 @@ public sealed class HostMemfdSurvivorTests : LuoTestBase
 {
     private const int Page = PhysicalArena.PageSize;
 
-    /// <summary>A host file whose size, offset and contents the test sets independently.</summary>
-    private sealed class Host(ulong ino, byte[] data) : IHostFileBacking
-    {
-        public byte[] Data { get; set; } = data;
-        public long? SizeOverride { get; set; }
-        public int Releases { get; private set; }
-        public HostFileId Id { get; } = new(0x2a, ino);
-        public long Size => SizeOverride ?? Data.Length;
-        public long Position { get; set; }
-        public uint Seals { get; set; }
-        public int ReadAt(long offset, Span<byte> destination)
-        {
-            if (offset >= Data.Length) return 0;
-            int n = (int)Math.Min(destination.Length, Data.Length - offset);
-            Data.AsSpan((int)offset, n).CopyTo(destination);
-            return n;
-        }
-        public void Release() => Releases++;
-    }
+    /// <summary>A host file holding exactly <paramref name="data"/>.</summary>
+    private static FakeHostFile Host(ulong ino, byte[] data) => new(ino, "", 0) { Data = data };
 
     /// <summary>Every byte of page i is 'A' + i (mod 26), up to <paramref name="length"/>.</summary>
     private static byte[] Pattern(int length, int shift = 0)
@@ -48,7 +31,7 @@ public sealed class HostMemfdSurvivorTests : LuoTestBase
     public void Preserve_takes_size_seals_offset_and_marks_every_page_below_the_size_written()
     {
         int s = Create(OpenDev(), "h");
-        var host = new Host(1, Pattern((2 * Page) + 100)) { Position = 77, Seals = Seals.F_SEAL_GROW };
+        var host = new FakeHostFile(1, "", 0) { Data = Pattern((2 * Page) + 100), Position = 77, Seals = Seals.F_SEAL_GROW };
         long fd = K.InstallHostMemfd(P, host);
         var f = FileAt(P, fd);
         Assert.Equal(0, LuoSyscalls.PreserveFd(K, P, s, (int)fd, 1));
@@ -64,7 +47,7 @@ public sealed class HostMemfdSurvivorTests : LuoTestBase
     public void A_negative_host_offset_or_size_reads_as_zero()
     {
         int s = Create(OpenDev(), "h");
-        var host = new Host(2, []) { Position = -5, SizeOverride = -1 };
+        var host = new FakeHostFile(2, "", 0) { Data = [], Position = -5, SizeOverride = -1 };
         long fd = K.InstallHostMemfd(P, host);
         Assert.Equal(0, LuoSyscalls.PreserveFd(K, P, s, (int)fd, 1));
         var f = FileAt(P, fd);
@@ -77,7 +60,7 @@ public sealed class HostMemfdSurvivorTests : LuoTestBase
     public void A_host_file_larger_than_memory_fails_preserve_without_marking_its_pages()
     {
         int s = Create(OpenDev(), "h");
-        var host = new Host(3, []) { SizeOverride = 1L << 40 };
+        var host = new FakeHostFile(3, "", 0) { Data = [], SizeOverride = 1L << 40 };
         long fd = K.InstallHostMemfd(P, host);
         Assert.Equal(E(Errno.ENOMEM), LuoSyscalls.PreserveFd(K, P, s, (int)fd, 1));
         var f = FileAt(P, fd);
@@ -89,7 +72,7 @@ public sealed class HostMemfdSurvivorTests : LuoTestBase
     {
         int dev = OpenDev();
         int s = Create(dev, "h");
-        var host = new Host(4, Pattern(3 * Page));
+        var host = Host(4, Pattern(3 * Page));
         long fd = K.InstallHostMemfd(P, host);
         var f = FileAt(P, fd);
         Assert.Equal(0, LuoSyscalls.PreserveFd(K, P, s, (int)fd, 1));
@@ -108,7 +91,7 @@ public sealed class HostMemfdSurvivorTests : LuoTestBase
     {
         int s = Create(OpenDev(), "h");
         int len = (2 * Page) + 100;
-        var host = new Host(5, Pattern(len));
+        var host = Host(5, Pattern(len));
         long fd = K.InstallHostMemfd(P, host);
         Assert.Equal(0, LuoSyscalls.PreserveFd(K, P, s, (int)fd, 7));
         Assert.Equal(0, K.Close(P, (int)fd));
@@ -132,7 +115,7 @@ public sealed class HostMemfdSurvivorTests : LuoTestBase
     public void Install_takes_the_lowest_fd_as_a_read_write_sealable_memfd_named_host()
     {
         var p = K.CreateProcess();
-        var host = new Host(6, Pattern(10));
+        var host = Host(6, Pattern(10));
         Assert.Equal(0, K.InstallHostMemfd(p, host));
         var f = FileAt(p, 0);
         Assert.Equal(OpenFlags.O_RDWR | OpenFlags.O_LARGEFILE, f.Flags);
@@ -151,7 +134,7 @@ public sealed class HostMemfdSurvivorTests : LuoTestBase
         var p = K.CreateProcess();
         Assert.Equal(0, K.SetrlimitNofile(p, 1, 1));
         Assert.Equal(0, K.InstallHostForeignFile(p, "/dev/null"));
-        var host = new Host(7, Pattern(10));
+        var host = Host(7, Pattern(10));
         Assert.Equal(E(Errno.EMFILE), K.InstallHostMemfd(p, host));
         Assert.Equal(1, host.Releases);
         Assert.Equal(0, K.HostFileCount);
@@ -161,13 +144,13 @@ public sealed class HostMemfdSurvivorTests : LuoTestBase
     [Fact]
     public void Install_checks_its_arguments_and_refuses_a_kernel_that_has_kexeced()
     {
-        Assert.Throws<ArgumentNullException>(() => K.InstallHostMemfd(null!, new Host(8, [])));
+        Assert.Throws<ArgumentNullException>(() => K.InstallHostMemfd(null!, Host(8, [])));
         Assert.Throws<ArgumentNullException>(() => K.InstallHostMemfd(P, null!));
         Assert.Throws<ArgumentNullException>(() => K.InstallHostForeignFile(null!, "x"));
         Assert.Throws<ArgumentNullException>(() => K.InstallHostForeignFile(P, null!));
         var old = K;
         KexecNext();
-        Assert.Throws<InvalidOperationException>(() => old.InstallHostMemfd(P, new Host(9, [])));
+        Assert.Throws<InvalidOperationException>(() => old.InstallHostMemfd(P, Host(9, [])));
         Assert.Throws<InvalidOperationException>(() => old.InstallHostForeignFile(P, "x"));
     }
 
@@ -176,20 +159,20 @@ public sealed class HostMemfdSurvivorTests : LuoTestBase
     {
         long a = K.MemfdCreate(P, "a", 0), b = K.MemfdCreate(P, "b", 0);
         var fa = FileAt(P, a);
-        var h1 = new Host(10, Pattern(10));
+        var h1 = Host(10, Pattern(10));
         Assert.True(K.AttachHostBacking(fa, h1));
         Assert.Same(h1, fa.Inode.Host);
         Assert.Equal(1, K.HostFileCount);
-        Assert.False(K.AttachHostBacking(fa, new Host(11, [])));          // this inode already has one
-        Assert.False(K.AttachHostBacking(FileAt(P, b), new Host(10, []))); // that identity is taken
+        Assert.False(K.AttachHostBacking(fa, Host(11, [])));          // this inode already has one
+        Assert.False(K.AttachHostBacking(FileAt(P, b), Host(10, []))); // that identity is taken
         Assert.Null(FileAt(P, b).Inode.Host);
-        var again = new Host(10, []);
+        var again = Host(10, []);
         long fd = K.InstallHostMemfd(P, again);                          // the host fd of the same file
         Assert.Same(fa.Inode, FileAt(P, fd).Inode);
         Assert.Equal(1, again.Releases);
         Assert.Throws<ArgumentNullException>(() => K.AttachHostBacking(null!, h1));
         Assert.Throws<ArgumentNullException>(() => K.AttachHostBacking(fa, null!));
-        var h2 = new Host(12, []);
+        var h2 = Host(12, []);
         Assert.True(K.AttachHostBacking(FileAt(P, b), h2));
         K.ReleaseHostBackings();
         Assert.Equal((1, 1, 0), (h1.Releases, h2.Releases, K.HostFileCount));

@@ -11,7 +11,9 @@ internal sealed class FakeHostFile(ulong ino, string text, long size = 4096) : I
     public int Releases { get; private set; }
     public bool FailReads { get; set; }
     public HostFileId Id { get; } = new(0x2a, ino);
-    public long Size => Data.Length;
+    /// <summary>A size that differs from the data held (negative, or larger than memory).</summary>
+    public long? SizeOverride { get; set; }
+    public long Size => SizeOverride ?? Data.Length;
     public long Position { get; set; }
     public uint Seals { get; set; }
 

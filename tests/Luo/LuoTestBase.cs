@@ -39,6 +39,15 @@ public abstract class LuoTestBase
         return (int)fd;
     }
 
+    /// <summary>A memfd holding <paramref name="data"/>, written through write() (the offset is left at its end).</summary>
+    protected int MemfdWith(byte[] data, uint flags = 0)
+    {
+        long fd = K.MemfdCreate(P, "m", flags);
+        Assert.True(fd >= 0);
+        Assert.Equal(data.Length, LuoSyscalls.WriteBytes(K, P, (int)fd, data));
+        return (int)fd;
+    }
+
     protected static byte[] SessionStruct(string name, uint size = 72)
     {
         var b = new byte[Math.Max(72, (int)size)];

@@ -31,14 +31,6 @@ public sealed class UapiRfcTests : LuoTestBase
         return b;
     }
 
-    private int PageMemfd(byte[] data)
-    {
-        long fd = K.MemfdCreate(P, "rfc", 0);
-        Assert.True(fd >= 0);
-        Assert.Equal(data.Length, LuoSyscalls.WriteBytes(K, P, (int)fd, data));
-        return (int)fd;
-    }
-
     [Fact]
     public void Command_values_are_the_ioc_encodings()
     {
@@ -70,7 +62,7 @@ public sealed class UapiRfcTests : LuoTestBase
     public void Preserve_returns_kernel_tokens_and_checks_flags_and_state()
     {
         int dev = OpenDev();
-        int m1 = PageMemfd(Pattern(1)), m2 = PageMemfd(Pattern(2));
+        int m1 = MemfdWith(Pattern(1)), m2 = MemfdWith(Pattern(2));
         Assert.Equal(0, LuoSyscallsV4.RfcPreserve(K, P, dev, m1, out ulong t1));
         Assert.Equal(0, LuoSyscallsV4.RfcPreserve(K, P, dev, m2, out ulong t2));
         Assert.Equal((1UL, 2UL), (t1, t2));
@@ -87,7 +79,7 @@ public sealed class UapiRfcTests : LuoTestBase
         Assert.Equal(3UL, t3);                                                            // tokens are not reused
         Assert.Equal(0, Ev(dev, Rfc.EventPrepare));
         Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.RfcUnpreserve(K, P, dev, t1));
-        Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.RfcPreserve(K, P, dev, PageMemfd(Pattern(3)), out _));
+        Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.RfcPreserve(K, P, dev, MemfdWith(Pattern(3)), out _));
     }
 
     public static TheoryData<LiveupdateState, uint, Errno, LiveupdateState> Transitions => new()
@@ -154,7 +146,7 @@ public sealed class UapiRfcTests : LuoTestBase
         P = K.CreateProcess();
         int dev = OpenDev();
         byte[] a = Pattern(11), b = Pattern(12);
-        int ma = PageMemfd(a), mb = PageMemfd(b);
+        int ma = MemfdWith(a), mb = MemfdWith(b);
         Assert.Equal(0, LuoSyscallsV4.RfcPreserve(K, P, dev, ma, out ulong ta));
         Assert.Equal(0, LuoSyscallsV4.RfcPreserve(K, P, dev, mb, out ulong tb));
         K.Close(P, ma);
@@ -177,7 +169,7 @@ public sealed class UapiRfcTests : LuoTestBase
     public void Cancel_from_frozen_restores_the_prepared_state()
     {
         int dev = OpenDev();
-        Assert.Equal(0, LuoSyscallsV4.RfcPreserve(K, P, dev, PageMemfd(Pattern(5)), out _));
+        Assert.Equal(0, LuoSyscallsV4.RfcPreserve(K, P, dev, MemfdWith(Pattern(5)), out _));
         Assert.Equal(0, LuoSyscallsV4.RfcPreserve(K, P, dev, (int)K.CreateTestFile(P, 8), out _));
         var before = K.Luo.Snapshot();
         K.TestHandler!.ClearLog();

@@ -41,15 +41,6 @@ public sealed class UapiV4Tests : LuoTestBase
         return b;
     }
 
-    /// <summary>A one-page memfd holding <paramref name="data"/> (written through write()).</summary>
-    private int PageMemfd(byte[] data)
-    {
-        long fd = K.MemfdCreate(P, "v4", 0);
-        Assert.True(fd >= 0);
-        Assert.Equal(data.Length, LuoSyscalls.WriteBytes(K, P, (int)fd, data));
-        return (int)fd;
-    }
-
     [Fact]
     public void Command_numbers_and_struct_sizes_are_those_of_the_v4_series()
     {
@@ -199,7 +190,7 @@ public sealed class UapiV4Tests : LuoTestBase
         int dev = OpenDev();
         int s = V4Create(dev, "vm-0");
         byte[] a = Pattern(1), b = Pattern(2);
-        int ma = PageMemfd(a), mb = PageMemfd(b);
+        int ma = MemfdWith(a), mb = MemfdWith(b);
         Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s, ma, 10));
         Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s, mb, 20));
         K.Close(P, ma);
@@ -207,7 +198,7 @@ public sealed class UapiV4Tests : LuoTestBase
         Assert.Equal(0, Event(dev, V4.EventPrepare));
         Assert.Equal(V4.StatePrepared, GlobalState(dev));
         Assert.Equal(V4.StatePrepared, SessionState(s));
-        Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.PreserveFd(K, P, s, PageMemfd(a), 30)); // PREPARED: no preserve
+        Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.PreserveFd(K, P, s, MemfdWith(a), 30)); // PREPARED: no preserve
         KexecNext(Config(abi));
 
         dev = OpenDev();
@@ -243,7 +234,7 @@ public sealed class UapiV4Tests : LuoTestBase
         P = K.CreateProcess();
         int dev = OpenDev();
         int s1 = V4Create(dev, "one"), s2 = V4Create(dev, "two");
-        Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s1, PageMemfd(Pattern(3)), 1));
+        Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s1, MemfdWith(Pattern(3)), 1));
         Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s2, (int)K.CreateTestFile(P, 9), 2));
         var before = K.Luo.Snapshot();
         var th = K.TestHandler!;
@@ -302,7 +293,7 @@ public sealed class UapiV4Tests : LuoTestBase
     {
         int dev = OpenDev();
         int s = V4Create(dev, "s");
-        int m = PageMemfd(Pattern(4));
+        int m = MemfdWith(Pattern(4));
         Assert.Equal(0, LuoSyscallsV4.PreserveFd(K, P, s, m, 1));
         Assert.Equal(E(Errno.EEXIST), LuoSyscallsV4.PreserveFd(K, P, s, m, 1));
         Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.PreserveFd(K, P, s, m, 2));           // registry (double preserve)
@@ -323,7 +314,7 @@ public sealed class UapiV4Tests : LuoTestBase
 
         Assert.Equal(0, Event(dev, V4.EventPrepare));
         Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.UnpreserveFd(K, P, s, 1));
-        Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.PreserveFd(K, P, s, PageMemfd(Pattern(5)), 3));
+        Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.PreserveFd(K, P, s, MemfdWith(Pattern(5)), 3));
         Assert.Equal(E(Errno.EBUSY), LuoSyscallsV4.CreateSession(K, P, dev, "u", out _));
         Assert.Equal(0, Event(dev, V4.EventCancel));
         Assert.Equal(0, LuoSyscallsV4.UnpreserveFd(K, P, s, 1));

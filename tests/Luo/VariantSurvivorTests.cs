@@ -23,13 +23,12 @@ public sealed class VariantSurvivorTests : LuoTestBase
         P = K.CreateProcess();
     }
 
+    /// <summary>A one-page memfd of <paramref name="b"/> bytes.</summary>
     private int PageMemfd(byte b)
     {
         var data = new byte[UserMemory.PageSize];
         data.AsSpan().Fill(b);
-        long fd = K.MemfdCreate(P, "v", 0);
-        Assert.Equal(data.Length, LuoSyscalls.WriteBytes(K, P, (int)fd, data));
-        return (int)fd;
+        return MemfdWith(data);
     }
 
     private int V4Create(int dev, string name)
